@@ -1,0 +1,56 @@
+import type { Command } from "commander";
+import { ConfigError, loadConfig } from "../config/load.js";
+import { StartupError, startDecoy } from "../server.js";
+import { VERSION } from "../version.js";
+import { addSettingOptions, flagValues } from "./options.js";
+
+export function registerServeCommand(program: Command): void {
+  const cmd = program
+    .command("serve", { isDefault: false })
+    .description("Start the HTTP and gRPC servers (no config file needed: every setting has a default).")
+    .option("-c, --config <path>", "YAML file with settings (keys as in --help, kebab-case or camelCase)");
+  addSettingOptions(cmd);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    await serve(opts);
+  });
+}
+
+async function serve(opts: Record<string, unknown>): Promise<void> {
+  let server: Awaited<ReturnType<typeof startDecoy>>;
+  try {
+    const file = (opts.config as string | undefined) ?? process.env.DECOY_CONFIG;
+    const { config } = loadConfig({ flags: flagValues(opts), env: process.env, file });
+    server = await startDecoy(config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StartupError) {
+      process.stderr.write(`decoy: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  process.stdout.write(`decoy ${VERSION} listening: HTTP ${server.httpUrl}  gRPC ${server.grpcAddress}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`decoy: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    const inflight = server.ctx.engine.inflightCount;
+    const timeout = server.ctx.config.current.shutdownTimeoutMs;
+    process.stdout.write(`decoy: ${signal}, draining ${inflight} in-flight request(s) (up to ${timeout} ms)\n`);
+    server.close().then(
+      ({ cancelled }) => {
+        process.stdout.write(`decoy: stopped${cancelled ? ` (${cancelled} cancelled at the deadline)` : ""}\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`decoy: error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}

@@ -1,0 +1,106 @@
+import type { ConfigStore } from "../config/load.js";
+import { type Clock, RealClock } from "./clock.js";
+import { DecoyError } from "./errors.js";
+import { EngineEvents } from "./events.js";
+import { Random } from "./random.js";
+import { Scheduler } from "./scheduler.js";
+
+export interface EngineOptions {
+  config: ConfigStore;
+  clock?: Clock;
+  /** Seed override; defaults to the `seed` setting, else the wall clock. */
+  seed?: number | string;
+}
+
+/**
+ * The simulation core shared by every transport. It owns the one clock, the scheduler that
+ * holds every simulated delay, the seeded random source, readiness, and the count of
+ * in-flight work used for draining on shutdown. Surfaces (LLM, vision) hang their own state
+ * off the engine; none of it knows about HTTP or gRPC.
+ */
+export class Engine {
+  readonly config: ConfigStore;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly random: Random;
+  readonly startedAt: number;
+  /** Telemetry observers; see events.ts. */
+  readonly events = new EngineEvents();
+  private inflight = 0;
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly cancellers = new Set<(reason: DecoyError) => void>();
+
+  constructor(opts: EngineOptions) {
+    this.config = opts.config;
+    this.clock = opts.clock ?? new RealClock();
+    this.scheduler = new Scheduler(this.clock);
+    const seed = opts.seed ?? opts.config.current.seed ?? Date.now();
+    this.random = new Random(seed);
+    this.startedAt = this.clock.wallNow();
+  }
+
+  /** Live: the process is up. */
+  get live(): boolean {
+    return true;
+  }
+
+  /** Ready: accepting new work (false while draining). */
+  get ready(): boolean {
+    return !this.draining;
+  }
+
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  /**
+   * Register one unit of in-flight work. Throws UNAVAILABLE while draining. The returned
+   * function must be called exactly once when the work ends; `cancel` is invoked if the
+   * drain deadline passes first.
+   */
+  begin(cancel?: (reason: DecoyError) => void): () => void {
+    if (this.draining) throw new DecoyError("UNAVAILABLE", "The server is shutting down.");
+    this.inflight++;
+    if (cancel) this.cancellers.add(cancel);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (cancel) this.cancellers.delete(cancel);
+      this.inflight--;
+      if (this.inflight === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const fn of w) fn();
+      }
+    };
+  }
+
+  /**
+   * Stop accepting work and wait for in-flight work, up to `timeoutMs`; whatever is still
+   * running then is cancelled. Resolves with the number of cancelled units.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
+    if (this.inflight === 0) return 0;
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const outcome = await Promise.race([idle, expired]);
+    clearTimeout(timer);
+    if (outcome !== "timeout") return 0;
+    const pending = [...this.cancellers];
+    const reason = new DecoyError("UNAVAILABLE", "The server shut down before the request finished.");
+    for (const c of pending) c(reason);
+    return pending.length;
+  }
+
+  /** Release every timer; the engine is unusable afterwards. */
+  close(): void {
+    this.draining = true;
+    this.scheduler.clear();
+  }
+}

@@ -1,0 +1,110 @@
+import { Ajv, type ValidateFunction } from "ajv";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { AppContext } from "../context.js";
+import { DecoyError } from "../engine/errors.js";
+import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
+import { allHandlers } from "./handlers.js";
+import { allOperations, type Operation } from "./spec.js";
+import "./types.js";
+
+export interface BuildAppOptions {
+  /** Operations to serve; defaults to every document in gen/schemas. */
+  operations?: Operation[];
+  logger?: FastifyServerOptions["logger"];
+}
+
+/**
+ * The fastify app, without listening. Routes come from the OpenAPI documents: each
+ * operation is registered with its request and response schemas and the handler of the
+ * same operationId.
+ */
+export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const cfg = ctx.config.current;
+  const app = Fastify({
+    logger: options.logger ?? (cfg.logLevel === "silent" ? false : { level: cfg.logLevel }),
+    bodyLimit: Math.floor(cfg.maxRequestBodySizeMb * 1024 * 1024),
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { strict: false, removeAdditional: false, allErrors: false, coerceTypes: "array" },
+    },
+  });
+
+  // Raw tensor bodies (KServe binary extension) arrive as Buffers.
+  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  const operations = options.operations ?? allOperations();
+  const handlers = allHandlers(ctx);
+  const missing = operations.filter((op) => !handlers[op.operationId]).map((op) => op.operationId);
+  if (missing.length) throw new Error(`OpenAPI operations without a handler: ${missing.join(", ")}`);
+  const declared = new Set(operations.map((o) => o.operationId));
+  const orphans = Object.keys(handlers).filter((id) => !declared.has(id));
+  if (orphans.length) throw new Error(`handlers without an OpenAPI operation: ${orphans.join(", ")}`);
+
+  const validators = cfg.validateResponses ? responseValidators(operations) : undefined;
+
+  app.setErrorHandler((err, request, reply) => {
+    const style = (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle;
+    return sendError(reply, style, err, request);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const style = styleForUrl(request.url);
+    const err = new DecoyError("NOT_FOUND", `Route ${request.method} ${request.url.split("?")[0]} not found.`);
+    return reply.code(404).send(style === "legacy" ? { detail: "Not Found" } : errorBody(style, err));
+  });
+
+  // In-flight accounting for graceful drain: a request counts until its socket response ends.
+  app.addHook("onRequest", async (request, reply) => {
+    // Probes and scrapes must keep answering while the server drains.
+    if (request.routeOptions.config.drainExempt) return;
+    let release: () => void;
+    try {
+      release = ctx.engine.begin();
+    } catch (err) {
+      return sendError(reply, (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle, err);
+    }
+    reply.raw.once("close", release);
+  });
+
+  if (validators) {
+    app.addHook("onSend", async (request, reply, payload) => {
+      const id = request.routeOptions.config.operationId;
+      if (!id || typeof payload !== "string") return payload;
+      if (!String(reply.getHeader("content-type") ?? "").includes("application/json")) return payload;
+      const v = validators.get(`${id} ${reply.statusCode}`);
+      if (!v) return payload;
+      if (v(JSON.parse(payload))) return payload;
+      const msg = `response of ${id} (${reply.statusCode}) violates its OpenAPI schema: ${ajvText(v)}`;
+      request.log.error(msg);
+      reply.code(500);
+      return JSON.stringify({ error: { message: msg, type: "InternalServerError", param: null, code: 500 } });
+    });
+  }
+
+  for (const op of operations) {
+    const handler = handlers[op.operationId];
+    app.route({
+      method: op.method,
+      url: op.url,
+      schema: op.schema,
+      config: { operationId: op.operationId, errorStyle: op.errorStyle, drainExempt: op.drainExempt },
+      handler: handler as never,
+    });
+  }
+  return app;
+}
+
+function responseValidators(operations: Operation[]): Map<string, ValidateFunction> {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const out = new Map<string, ValidateFunction>();
+  for (const op of operations) {
+    for (const [status, schema] of Object.entries(op.schema.response ?? {})) {
+      out.set(`${op.operationId} ${status}`, ajv.compile(schema));
+    }
+  }
+  return out;
+}
+
+function ajvText(v: ValidateFunction): string {
+  return (v.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? ""}`).join("; ");
+}
