@@ -244,7 +244,9 @@ describe("dcgm exporter: exposition format", () => {
       for (const numGpus of [1, 8]) {
         const s = parse(make({ gpuName, numGpus }).ex.render());
         assert.equal(values(s, "DCGM_FI_DEV_GPU_UTIL").length, numGpus);
-        const bus = s.samples.filter((x) => x.name === "DCGM_FI_DEV_GPU_UTIL").map((x) => new Map(x.labels).get("pci_bus_id"));
+        const bus = s.samples
+          .filter((x) => x.name === "DCGM_FI_DEV_GPU_UTIL")
+          .map((x) => new Map(x.labels).get("pci_bus_id"));
         assert.equal(new Set(bus).size, numGpus, `${gpuName}: distinct bus ids`);
       }
     }
@@ -336,7 +338,8 @@ describe("dcgm exporter: behaviour", () => {
     const before = parse(ex.render());
     const scrapes = run(ex, clock, 120_000);
     for (let g = 0; g < 2; g++) {
-      const dE = value(scrapes.at(-1) as Scrape, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", g) -
+      const dE =
+        value(scrapes.at(-1) as Scrape, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", g) -
         value(before, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", g);
       const integral = scrapes.reduce((a, s) => a + value(s, "DCGM_FI_DEV_POWER_USAGE", g) * 1000, 0);
       assert.ok(Math.abs(dE - integral) / integral < 0.03, `gpu ${g}: ${dE} mJ vs ∫P dt ${integral} mJ`);
@@ -402,7 +405,9 @@ describe("dcgm exporter: behaviour", () => {
       const s = parse(ex.render());
       for (let g = 0; g < 2; g++) {
         const sum =
-          value(s, "DCGM_FI_DEV_FB_FREE", g) + value(s, "DCGM_FI_DEV_FB_USED", g) + value(s, "DCGM_FI_DEV_FB_RESERVED", g);
+          value(s, "DCGM_FI_DEV_FB_FREE", g) +
+          value(s, "DCGM_FI_DEV_FB_USED", g) +
+          value(s, "DCGM_FI_DEV_FB_RESERVED", g);
         assert.equal(sum, total);
       }
       return value(s, "DCGM_FI_DEV_FB_USED");
