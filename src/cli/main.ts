@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerBenchCommand } from "../bench/command.js";
+import { registerLoadgenCommand } from "../loadgen/command.js";
 import { VERSION } from "../version.js";
 import { registerServeCommand } from "./serve.js";
 
@@ -12,6 +14,8 @@ program
   .configureHelp({ sortSubcommands: false });
 
 registerServeCommand(program);
+registerLoadgenCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`decoy: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,196 @@
+/**
+ * One OpenAI-compatible request, timed: chat or text completions (streamed over SSE or not) and
+ * embeddings. Token events are timestamped as their bytes arrive, which is what TTFT and
+ * inter-token latency are computed from.
+ */
+import { describeError } from "../loadgen/common/cli.js";
+import { describeHttpStatus, type HttpClient } from "../loadgen/common/http.js";
+
+export type EndpointType = "chat" | "completions" | "embeddings";
+export const ENDPOINT_TYPES: readonly EndpointType[] = ["chat", "completions", "embeddings"];
+
+export const ENDPOINT_PATHS: Record<EndpointType, string> = {
+  chat: "/v1/chat/completions",
+  completions: "/v1/completions",
+  embeddings: "/v1/embeddings",
+};
+
+export interface RequestSpec {
+  model: string;
+  endpointType: EndpointType;
+  streaming: boolean;
+  prompt: string;
+  maxTokens?: number | undefined;
+  ignoreEos: boolean;
+  extraInputs: Record<string, unknown>;
+}
+
+export function buildBody(spec: RequestSpec): Record<string, unknown> {
+  if (spec.endpointType === "embeddings") return { model: spec.model, input: spec.prompt, ...spec.extraInputs };
+  const body: Record<string, unknown> =
+    spec.endpointType === "chat"
+      ? { model: spec.model, messages: [{ role: "user", content: spec.prompt }] }
+      : { model: spec.model, prompt: spec.prompt };
+  if (spec.maxTokens !== undefined) {
+    body.max_tokens = spec.maxTokens;
+    // vLLM/TGI extension: generate exactly max_tokens so output lengths follow the configuration.
+    if (spec.ignoreEos) body.ignore_eos = true;
+  }
+  if (spec.streaming) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return { ...body, ...spec.extraInputs };
+}
+
+export interface Timing {
+  /** performance.now() the latency is measured from (the scheduled send in rate mode). */
+  origin: number;
+  /** performance.now() at the actual send. */
+  sentAt: number;
+  doneAt: number;
+  firstTokenAt?: number;
+  /** Arrival times of content-bearing chunks. */
+  tokenTimes: number[];
+}
+
+export interface Usage {
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
+}
+
+export interface RequestOutcome {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  timing: Timing;
+  usage: Usage;
+  /** Content chunks seen (streaming) — the output length when usage is missing. */
+  chunks: number;
+}
+
+function readUsage(u: unknown, into: Usage): void {
+  if (!u || typeof u !== "object") return;
+  const usage = u as {
+    prompt_tokens?: unknown;
+    completion_tokens?: unknown;
+    prompt_tokens_details?: { cached_tokens?: unknown } | null;
+  };
+  if (typeof usage.prompt_tokens === "number") into.promptTokens = usage.prompt_tokens;
+  if (typeof usage.completion_tokens === "number") into.completionTokens = usage.completion_tokens;
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === "number") into.cachedTokens = cached;
+}
+
+/** Text carried by one streamed chunk (chat delta, reasoning delta or completion text). */
+function chunkText(doc: unknown): string {
+  const choices = (doc as { choices?: unknown }).choices;
+  if (!Array.isArray(choices) || choices.length === 0) return "";
+  const c = choices[0] as {
+    delta?: { content?: unknown; reasoning_content?: unknown; reasoning?: unknown };
+    text?: unknown;
+  };
+  const parts = [c.delta?.content, c.delta?.reasoning_content, c.delta?.reasoning, c.text];
+  return parts.filter((p): p is string => typeof p === "string").join("");
+}
+
+export interface SendOptions {
+  path: string;
+  /** Where latency is measured from; the actual send when undefined. */
+  origin: number | undefined;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+export async function sendRequest(client: HttpClient, spec: RequestSpec, opts: SendOptions): Promise<RequestOutcome> {
+  const body = JSON.stringify(buildBody(spec));
+  const sentAt = performance.now();
+  const timing: Timing = { origin: opts.origin ?? sentAt, sentAt, doneAt: 0, tokenTimes: [] };
+  const usage: Usage = {};
+  let chunks = 0;
+  let streamError: string | undefined;
+  let sawDone = false;
+  const decoder = new TextDecoder();
+  let buffer = "";
+
+  const handleEvent = (event: string, at: number): void => {
+    let data = "";
+    for (const line of event.split(/\r?\n/)) {
+      if (line.startsWith("data:")) data += line.slice(line.startsWith("data: ") ? 6 : 5);
+    }
+    if (!data) return;
+    if (data.trim() === "[DONE]") {
+      sawDone = true;
+      return;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(data);
+    } catch {
+      streamError ??= "malformed SSE data (not JSON)";
+      return;
+    }
+    const err = (doc as { error?: unknown }).error;
+    if (err) {
+      streamError ??=
+        typeof err === "object" && typeof (err as { message?: unknown }).message === "string"
+          ? `stream error: ${(err as { message: string }).message}`
+          : "stream error";
+      return;
+    }
+    readUsage((doc as { usage?: unknown }).usage, usage);
+    if (chunkText(doc).length > 0) {
+      chunks++;
+      timing.firstTokenAt ??= at;
+      timing.tokenTimes.push(at);
+    }
+  };
+
+  const streaming = spec.streaming && spec.endpointType !== "embeddings";
+  try {
+    const res = await client.request({
+      method: "POST",
+      path: opts.path,
+      headers: { "content-type": "application/json", accept: streaming ? "text/event-stream" : "application/json" },
+      body,
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      onChunk: streaming
+        ? (chunk, at) => {
+            buffer += decoder.decode(chunk, { stream: true });
+            for (;;) {
+              const m = /\r?\n\r?\n/.exec(buffer);
+              if (!m) break;
+              const event = buffer.slice(0, m.index);
+              buffer = buffer.slice(m.index + m[0].length);
+              handleEvent(event, at);
+            }
+          }
+        : undefined,
+    });
+    const status = res.status;
+    timing.doneAt = performance.now();
+    if (status < 200 || status >= 300) {
+      return { ok: false, status, error: describeHttpStatus(res.status, res.body), timing, usage, chunks };
+    }
+    if (streaming) {
+      if (buffer.trim()) handleEvent(buffer, timing.doneAt);
+      if (streamError) return { ok: false, status, error: streamError, timing, usage, chunks };
+      if (!sawDone && chunks === 0)
+        return { ok: false, status, error: "stream ended without data", timing, usage, chunks };
+      return { ok: true, status, timing, usage, chunks };
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(res.body.toString("utf8"));
+    } catch {
+      return { ok: false, status, error: "response is not JSON", timing, usage, chunks };
+    }
+    readUsage((doc as { usage?: unknown }).usage, usage);
+    return { ok: true, status, timing, usage, chunks };
+  } catch (err) {
+    timing.doneAt = performance.now();
+    return { ok: false, error: describeError(err), timing, usage, chunks };
+  }
+}
