@@ -1,18 +1,218 @@
-import type { GRPCInferenceServiceServer } from "../../gen/proto/inference/grpc_service.js";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type {
+  GRPCInferenceServiceServer,
+  ModelInferRequest,
+  ModelStatistics,
+  ModelStreamInferResponse,
+  StatisticDuration,
+} from "../../gen/proto/inference/grpc_service.js";
+import { ModelConfig } from "../../gen/proto/inference/model_config.js";
 import type { AppContext } from "../context.js";
+import { DecoyError, toDecoyError } from "../engine/errors.js";
+import { SERVER_EXTENSIONS } from "../engine/models/extensions.js";
+import type { ModelStatsSnapshot } from "../engine/models/statistics.js";
+import type { ServedModel } from "../engine/models/types.js";
 import { unary } from "./status.js";
+import { inferInputFromProto, inferResponseToProto, paramFromProto } from "./tensors.js";
 
-/** Protocol extensions this server implements, as Triton lists them in ServerMetadata. */
-export const SERVER_EXTENSIONS = ["grpc_health", "server_reflection"];
+export { SERVER_EXTENSIONS };
+
+type Call = { cancelled: boolean; on(event: "cancelled", cb: () => void): unknown };
+
+const cancelled = (what: string) => new DecoyError("CANCELLED", `${what}: the client cancelled the call`);
+
+function metadata(model: ServedModel) {
+  const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({
+    name: t.name,
+    datatype: t.datatype,
+    shape: t.shape,
+  });
+  return {
+    name: model.name,
+    versions: model.versions,
+    platform: model.platform,
+    inputs: model.inputs.map(tensor),
+    outputs: model.outputs.map(tensor),
+  };
+}
+
+function statsToProto(s: ModelStatsSnapshot): ModelStatistics {
+  const d = (x: StatisticDuration): StatisticDuration => ({ count: x.count, ns: x.ns });
+  const i = s.inferenceStats;
+  const responseStats: ModelStatistics["responseStats"] = {};
+  for (const [k, r] of Object.entries(s.responseStats)) {
+    responseStats[k] = {
+      computeInfer: d(r.computeInfer),
+      computeOutput: d(r.computeOutput),
+      success: d(r.success),
+      fail: d(r.fail),
+      emptyResponse: d(r.emptyResponse),
+      cancel: d(r.cancel),
+    };
+  }
+  return {
+    name: s.name,
+    version: s.version,
+    lastInference: s.lastInference,
+    inferenceCount: s.inferenceCount,
+    executionCount: s.executionCount,
+    inferenceStats: {
+      success: d(i.success),
+      fail: d(i.fail),
+      queue: d(i.queue),
+      computeInput: d(i.computeInput),
+      computeInfer: d(i.computeInfer),
+      computeOutput: d(i.computeOutput),
+      cacheHit: d(i.cacheHit),
+      cacheMiss: d(i.cacheMiss),
+    },
+    batchStats: s.batchStats.map((b) => ({
+      batchSize: b.batchSize,
+      computeInput: d(b.computeInput),
+      computeInfer: d(b.computeInfer),
+      computeOutput: d(b.computeOutput),
+    })),
+    memoryUsage: s.memoryUsage,
+    responseStats,
+  };
+}
 
 /**
- * `inference.GRPCInferenceService`. Methods not listed here are answered UNIMPLEMENTED by
- * grpc-js itself.
+ * `inference.GRPCInferenceService`. Inference routes generically through the model
+ * repository, so tensor fakes and the LLM surface's models answer the same RPCs. Every
+ * in-flight inference is registered with the engine so SIGTERM drains it. Methods not listed
+ * here (shared memory, trace, log settings) are answered UNIMPLEMENTED by grpc-js itself.
  */
 export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceServer> {
+  const models = ctx.models;
+
   return {
     serverLive: unary(() => ({ live: ctx.engine.live })),
     serverReady: unary(() => ({ ready: ctx.engine.ready })),
-    serverMetadata: unary(() => ({ name: "decoy", version: ctx.version, extensions: SERVER_EXTENSIONS })),
+    serverMetadata: unary(() => ({ name: "decoy", version: ctx.version, extensions: [...SERVER_EXTENSIONS] })),
+    modelReady: unary((req) => ({ ready: ctx.engine.ready && models.isReady(req.name, req.version) })),
+    modelMetadata: unary((req) => metadata(models.get(req.name, req.version))),
+    modelConfig: unary((req) => ({ config: ModelConfig.fromJSON(models.get(req.name, req.version).config()) })),
+    modelStatistics: unary((req) => ({ modelStats: models.statistics(req.name, req.version).map(statsToProto) })),
+    repositoryIndex: unary((req) => ({ models: models.index(req.ready) })),
+    repositoryModelLoad: unary((req) => {
+      const params: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(req.parameters)) {
+        const c = v.parameterChoice;
+        if (c) params[k] = c.$case === "bytesParam" ? c.value.toString("utf8") : c.value;
+      }
+      models.load(req.modelName, params);
+      return {};
+    }),
+    repositoryModelUnload: unary((req) => {
+      models.unload(req.modelName);
+      return {};
+    }),
+
+    modelInfer: unary((req: ModelInferRequest, call: Call) => {
+      const ac = new AbortController();
+      const release = ctx.engine.begin((reason) => ac.abort(reason));
+      call.on("cancelled", () => ac.abort(cancelled("ModelInfer")));
+      let input: ReturnType<typeof inferInputFromProto>;
+      try {
+        input = inferInputFromProto(req, ac.signal);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      return models.infer(req.modelName, req.modelVersion, input).then(
+        (out) => {
+          release();
+          return inferResponseToProto(out, req);
+        },
+        (err: unknown) => {
+          release();
+          throw err;
+        },
+      );
+    }),
+
+    modelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>) => {
+      const active = new Set<AbortController>();
+      let inflight = 0;
+      let ended = false;
+      let closed = false;
+      const write = (msg: ModelStreamInferResponse) => {
+        if (closed) return;
+        try {
+          call.write(msg);
+        } catch {
+          closed = true;
+        }
+      };
+      const maybeEnd = () => {
+        if (ended && inflight === 0 && !closed) {
+          closed = true;
+          call.end();
+        }
+      };
+      const abortAll = () => {
+        closed = true;
+        for (const ac of active) ac.abort(cancelled("ModelStreamInfer"));
+      };
+      call.on("cancelled", abortAll);
+      call.on("error", abortAll);
+      call.on("end", () => {
+        ended = true;
+        maybeEnd();
+      });
+      call.on("data", (req: ModelInferRequest) => {
+        const fail = (err: unknown) =>
+          write({
+            errorMessage: toDecoyError(err).message,
+            inferResponse: {
+              modelName: req.modelName,
+              modelVersion: req.modelVersion,
+              id: req.id,
+              parameters: {},
+              outputs: [],
+              rawOutputContents: [],
+            },
+          });
+        const ac = new AbortController();
+        let release: () => void;
+        try {
+          // Counted per request so SIGTERM drains it; the drain deadline aborts it.
+          release = ctx.engine.begin((reason) => ac.abort(reason));
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        active.add(ac);
+        inflight++;
+        const enableEmptyFinal = paramFromProto(req.parameters.triton_enable_empty_final_response) === true;
+        const done = () => {
+          release();
+          active.delete(ac);
+          inflight--;
+          maybeEnd();
+        };
+        let input: ReturnType<typeof inferInputFromProto>;
+        try {
+          input = inferInputFromProto(req, ac.signal);
+        } catch (err) {
+          fail(err);
+          done();
+          return;
+        }
+        models
+          .stream(req.modelName, req.modelVersion, input, (out, final) => {
+            if (final && out.outputs.length === 0 && !enableEmptyFinal) return;
+            const res = inferResponseToProto(out, req);
+            if (enableEmptyFinal)
+              res.parameters.triton_final_response = { parameterChoice: { $case: "boolParam", value: final } };
+            write({ errorMessage: "", inferResponse: res });
+          })
+          .catch((err: unknown) => {
+            if (!closed) fail(err);
+          })
+          .finally(done);
+      });
+    },
   };
 }

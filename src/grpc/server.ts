@@ -2,6 +2,7 @@ import {
   logVerbosity,
   Server,
   ServerCredentials,
+  type ServerOptions,
   setLogVerbosity,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -10,6 +11,7 @@ import { ServerReflectionService as ReflectionV1 } from "../../gen/proto/grpc/re
 import { ServerReflectionService as ReflectionV1Alpha } from "../../gen/proto/grpc/reflection/v1alpha/reflection.js";
 import { GRPCInferenceServiceService } from "../../gen/proto/inference/grpc_service.js";
 import type { AppContext } from "../context.js";
+import { forcedErrorInterceptor } from "./faults.js";
 import { healthService } from "./health.js";
 import { inferenceService } from "./inference-service.js";
 import { DescriptorIndex, reflectionHandler } from "./reflection.js";
@@ -31,7 +33,8 @@ export function buildGrpcServer(ctx: AppContext): GrpcServer {
     // Large tensors (a yolo input is ~4.9 MB) move faster with bigger HTTP/2 windows.
     "grpc-node.max_session_memory": 256,
     "grpc.http2.max_frame_size": 1 << 20,
-  } as Record<string, number>);
+    interceptors: [forcedErrorInterceptor(ctx)],
+  } as ServerOptions);
   server.addService(GRPCInferenceServiceService, inferenceService(ctx) as UntypedServiceImplementation);
   const health = healthService(ctx.engine);
   server.addService(HealthService, health.impl);
