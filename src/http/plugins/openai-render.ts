@@ -1,0 +1,280 @@
+import type { components } from "../../../gen/openapi/openai.js";
+import type { DecoyError } from "../../engine/errors.js";
+import type { JobSink, LlmJob } from "../../engine/llm/job.js";
+import { topAlternatives } from "../../engine/llm/plan.js";
+import {
+  contentText,
+  pieceAt,
+  STEP_CONTENT,
+  STEP_REASONING,
+  STEP_TOOL_START,
+  type StepRef,
+  stepAt,
+} from "../../engine/llm/steps.js";
+import type { ChoicePlan } from "../../engine/llm/types.js";
+import { openAiErrorBody } from "../errors.js";
+import { escapeJson, jsonString, SSE_DONE, type SseStream } from "../sse.js";
+
+/**
+ * How an LLM job looks in OpenAI's (and vLLM's) wire format: JSON bodies for non-streaming
+ * requests, and SSE chunk streams built from pre-escaped parts for streaming ones. Chunks
+ * follow vLLM: a first chunk per choice with the assistant role, one chunk per token, the
+ * finish_reason on the last token's chunk, then (stream_options.include_usage) a usage chunk
+ * with empty choices, then `data: [DONE]`. Errors after the stream started are sent as
+ * `data: {"error": {...}}` followed by `data: [DONE]`.
+ */
+
+type Schemas = components["schemas"];
+export type ChatCompletionBody = Schemas["ChatCompletion"];
+export type CompletionBody = Schemas["Completion"];
+export type UsageBody = Schemas["Usage"];
+
+export function usageOf(job: LlmJob): UsageBody {
+  const plan = job.plan;
+  const completion = job.completionTokens();
+  let reasoning = 0;
+  if (plan.reasoning) for (const c of plan.choices) reasoning += Math.min(c.reasoning.length, job.emitted);
+  return {
+    prompt_tokens: plan.promptTokens,
+    completion_tokens: completion,
+    total_tokens: plan.promptTokens + completion,
+    prompt_tokens_details: job.cacheConsulted ? { cached_tokens: job.cachedTokens } : null,
+    completion_tokens_details: plan.reasoning ? { reasoning_tokens: reasoning } : null,
+  };
+}
+
+function utf8Bytes(s: string): number[] {
+  return [...Buffer.from(s, "utf8")];
+}
+
+function chatTokenLogprob(job: LlmJob, choice: ChoicePlan, step: number): Schemas["TokenLogprob"] {
+  const token = pieceAt(choice, step);
+  const logprob = choice.logprobs?.[step] ?? 0;
+  const k = job.plan.topLogprobs ?? 0;
+  const top = k > 0 ? topAlternatives(job.tokenizer, token, logprob, k, step) : [];
+  return {
+    token,
+    logprob,
+    bytes: utf8Bytes(token),
+    top_logprobs: top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: utf8Bytes(t.token) })),
+  };
+}
+
+function completionLogprobs(job: LlmJob, choice: ChoicePlan, from: number, to: number, offset: number) {
+  const tokens: string[] = [];
+  const tokenLogprobs: number[] = [];
+  const top: Record<string, number>[] = [];
+  const offsets: number[] = [];
+  const k = job.plan.topLogprobs ?? 0;
+  for (let s = from; s < Math.min(to, choice.steps); s++) {
+    const token = pieceAt(choice, s);
+    const lp = choice.logprobs?.[s] ?? 0;
+    tokens.push(token);
+    tokenLogprobs.push(lp);
+    const alts: Record<string, number> = {};
+    if (k > 0) for (const a of topAlternatives(job.tokenizer, token, lp, k, s)) alts[a.token] ??= a.logprob;
+    top.push(alts);
+    offsets.push(offset);
+    offset += token.length;
+  }
+  return { tokens, token_logprobs: tokenLogprobs, top_logprobs: top, text_offset: offsets };
+}
+
+export function chatBody(job: LlmJob): ChatCompletionBody {
+  const plan = job.plan;
+  return {
+    id: `chatcmpl-${job.id}`,
+    object: "chat.completion",
+    created: job.created,
+    model: plan.model.requested,
+    choices: plan.choices.map((c) => ({
+      index: c.index,
+      message: {
+        role: "assistant",
+        content: c.toolCalls.length > 0 ? null : c.content.join(""),
+        reasoning_content: plan.reasoning ? c.reasoning.join("") : null,
+        tool_calls: c.toolCalls.map((t) => ({
+          id: t.id,
+          type: "function",
+          function: { name: t.name, arguments: t.arguments },
+        })),
+      },
+      logprobs:
+        plan.topLogprobs === undefined
+          ? null
+          : { content: Array.from({ length: c.steps }, (_, s) => chatTokenLogprob(job, c, s)) },
+      finish_reason: c.finishReason,
+      stop_reason: null,
+    })),
+    usage: usageOf(job),
+    prompt_logprobs: null,
+    kv_transfer_params: plan.kvTransferParams,
+  };
+}
+
+function promptEcho(job: LlmJob, promptIndex: number): string {
+  return job.plan.echo ? (job.plan.prompts[promptIndex]?.text ?? "") : "";
+}
+
+export function completionBody(job: LlmJob): CompletionBody {
+  const plan = job.plan;
+  return {
+    id: `cmpl-${job.id}`,
+    object: "text_completion",
+    created: job.created,
+    model: plan.model.requested,
+    choices: plan.choices.map((c) => {
+      const echo = promptEcho(job, c.promptIndex);
+      return {
+        index: c.index,
+        text: echo + c.content.join(""),
+        logprobs: plan.topLogprobs === undefined ? null : completionLogprobs(job, c, 0, c.steps, echo.length),
+        // completions never call tools
+        finish_reason: c.finishReason as Exclude<typeof c.finishReason, "tool_calls">,
+        stop_reason: null,
+      };
+    }),
+    usage: usageOf(job),
+    kv_transfer_params: plan.kvTransferParams,
+  };
+}
+
+/** `data: {"error": {...}}` then `data: [DONE]`, as vLLM reports a failure inside a stream. */
+export function streamErrorEvents(err: DecoyError): string {
+  return `data: ${JSON.stringify(openAiErrorBody(err))}\n\n${SSE_DONE}`;
+}
+
+abstract class OpenAiStream implements JobSink {
+  protected head = "";
+  protected tail = "";
+  protected readonly ref: StepRef = { kind: 0, piece: "", call: -1 };
+  private finishedChoices: boolean[] = [];
+  private started = false;
+
+  constructor(
+    protected readonly sse: SseStream,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  protected abstract object(): string;
+  protected abstract idPrefix(): string;
+  /** Chunk(s) opening a choice (chat: the role chunk; completions: nothing). */
+  protected abstract opening(job: LlmJob, choice: ChoicePlan): string;
+  /** One step's chunk body after `"index":i,` (without the closing `}]}`). */
+  protected abstract stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string;
+  /** A chunk that only carries a finish reason. */
+  protected abstract finishChunk(choice: ChoicePlan): string;
+
+  private begin(job: LlmJob): void {
+    this.started = true;
+    this.head = `data: {"id":"${this.idPrefix()}${job.id}","object":"${this.object()}","created":${job.created},"model":${jsonString(job.plan.model.requested)},"choices":[{"index":`;
+    this.tail = "}]}\n\n";
+    this.finishedChoices = new Array(job.plan.choices.length).fill(false);
+  }
+
+  onTokens(job: LlmJob, from: number, to: number): void {
+    if (!this.started) this.begin(job);
+    let out = "";
+    const choices = job.plan.choices;
+    for (let ci = 0; ci < choices.length; ci++) {
+      const choice = choices[ci] as ChoicePlan;
+      if (from === 0) out += this.opening(job, choice);
+      const end = Math.min(to, choice.steps);
+      for (let s = from; s < end; s++) {
+        const last = s === choice.steps - 1;
+        if (last) this.finishedChoices[ci] = true;
+        out +=
+          this.head +
+          choice.index +
+          this.stepChunk(job, choice, s, last ? `"${choice.finishReason}"` : "null") +
+          this.tail;
+      }
+    }
+    this.sse.write(out);
+  }
+
+  onDone(job: LlmJob): void {
+    if (!this.started) this.begin(job);
+    let out = "";
+    const choices = job.plan.choices;
+    for (let ci = 0; ci < choices.length; ci++) {
+      if (this.finishedChoices[ci]) continue;
+      const choice = choices[ci] as ChoicePlan;
+      if (job.emitted === 0) out += this.opening(job, choice);
+      out += this.head + choice.index + this.finishChunk(choice) + this.tail;
+    }
+    if (this.includeUsage) {
+      out += `data: {"id":"${this.idPrefix()}${job.id}","object":"${this.object()}","created":${job.created},"model":${jsonString(job.plan.model.requested)},"choices":[],"usage":${JSON.stringify(usageOf(job))}}\n\n`;
+    }
+    this.sse.end(out + SSE_DONE);
+  }
+
+  onError(_job: LlmJob, err: DecoyError): void {
+    this.sse.end(streamErrorEvents(err));
+  }
+}
+
+export class ChatStream extends OpenAiStream {
+  protected object(): string {
+    return "chat.completion.chunk";
+  }
+  protected idPrefix(): string {
+    return "chatcmpl-";
+  }
+  protected opening(_job: LlmJob, choice: ChoicePlan): string {
+    return `${this.head}${choice.index},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null${this.tail}`;
+  }
+  protected stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string {
+    const ref = this.ref;
+    stepAt(choice, step, ref);
+    let delta: string;
+    if (ref.kind === STEP_CONTENT) delta = `"content":"${escapeJson(ref.piece)}"`;
+    else if (ref.kind === STEP_REASONING) delta = `"reasoning_content":"${escapeJson(ref.piece)}"`;
+    else {
+      const call = choice.toolCalls[ref.call];
+      delta =
+        ref.kind === STEP_TOOL_START
+          ? `"tool_calls":[{"index":${ref.call},"id":"${call?.id}","type":"function","function":{"name":${jsonString(call?.name ?? "")},"arguments":""}}]`
+          : `"tool_calls":[{"index":${ref.call},"function":{"arguments":"${escapeJson(ref.piece)}"}}]`;
+    }
+    const lp =
+      job.plan.topLogprobs === undefined ? "null" : JSON.stringify({ content: [chatTokenLogprob(job, choice, step)] });
+    return `,"delta":{${delta}},"logprobs":${lp},"finish_reason":${finish}`;
+  }
+  protected finishChunk(choice: ChoicePlan): string {
+    return `,"delta":{},"logprobs":null,"finish_reason":"${choice.finishReason}"`;
+  }
+}
+
+export class CompletionStream extends OpenAiStream {
+  protected object(): string {
+    return "text_completion";
+  }
+  protected idPrefix(): string {
+    return "cmpl-";
+  }
+  protected opening(): string {
+    return "";
+  }
+  protected stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string {
+    let text = contentText(choice, step, step + 1);
+    const echo = step === 0 ? promptEcho(job, choice.promptIndex) : "";
+    if (echo) text = echo + text;
+    const lp =
+      job.plan.topLogprobs === undefined
+        ? "null"
+        : JSON.stringify(
+            completionLogprobs(
+              job,
+              choice,
+              step,
+              step + 1,
+              promptEcho(job, choice.promptIndex).length + contentText(choice, 0, step).length,
+            ),
+          );
+    return `,"text":"${escapeJson(text)}","logprobs":${lp},"finish_reason":${finish},"stop_reason":null`;
+  }
+  protected finishChunk(choice: ChoicePlan): string {
+    return `,"text":"","logprobs":null,"finish_reason":"${choice.finishReason}","stop_reason":null`;
+  }
+}

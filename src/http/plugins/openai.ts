@@ -1,0 +1,303 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { components } from "../../../gen/openapi/openai.js";
+import type { AppContext } from "../../context.js";
+import { DecoyError } from "../../engine/errors.js";
+import { vectorBase64 } from "../../engine/llm/embeddings.js";
+import type { JobSink, LlmJob } from "../../engine/llm/job.js";
+import { modelNotFound } from "../../engine/llm/models.js";
+import type {
+  ChatMessage,
+  LlmRequest,
+  PromptInput,
+  ResponseFormat,
+  ToolChoice,
+  ToolDefinition,
+} from "../../engine/llm/types.js";
+import { SseStream } from "../sse.js";
+import type { OperationHandlers } from "../types.js";
+import { ChatStream, CompletionStream, chatBody, completionBody } from "./openai-render.js";
+
+/**
+ * The OpenAI-compatible routes. Wire requests are converted to engine requests here (vLLM's
+ * `to_sampling_params()` step); the engine plans and paces the answer, and openai-render.ts
+ * turns the job into JSON or SSE.
+ */
+
+type Schemas = components["schemas"];
+
+/** Prompt tokens a non-text content part costs (OpenAI's fixed "low detail" image cost). */
+const NON_TEXT_PART_TOKENS = 85;
+
+function messageText(m: Schemas["ChatMessage"]): { text: string; extra: number } {
+  const c = m.content;
+  let text = "";
+  let extra = 0;
+  if (typeof c === "string") text = c;
+  else if (Array.isArray(c)) {
+    for (const part of c) {
+      if (typeof part.text === "string") text += text === "" ? part.text : `\n${part.text}`;
+      else extra += NON_TEXT_PART_TOKENS;
+    }
+  }
+  if (m.tool_calls?.length) text += JSON.stringify(m.tool_calls);
+  return { text, extra };
+}
+
+function stopList(stop: Schemas["StopSpec"] | undefined): string[] | null {
+  if (stop === null || stop === undefined) return null;
+  return typeof stop === "string" ? [stop] : (stop as string[]);
+}
+
+function toolChoiceOf(choice: Schemas["ChatCompletionRequest"]["tool_choice"]): ToolChoice | null {
+  if (choice === null || choice === undefined) return null;
+  if (typeof choice === "string") {
+    if (choice === "none" || choice === "auto" || choice === "required") return choice;
+    throw new DecoyError("INVALID_ARGUMENT", `Invalid tool_choice '${choice}': expected none, auto or required.`, {
+      param: "tool_choice",
+      type: "BadRequestError",
+    });
+  }
+  const name = choice.function?.name;
+  if (!name) {
+    throw new DecoyError(
+      "INVALID_ARGUMENT",
+      'tool_choice must name a function: {"type":"function","function":{"name":...}}.',
+      {
+        param: "tool_choice",
+        type: "BadRequestError",
+      },
+    );
+  }
+  return { name };
+}
+
+function responseFormatOf(rf: Schemas["ResponseFormat"] | undefined): ResponseFormat | null {
+  if (!rf || rf.type === "text") return null;
+  if (rf.type === "json_schema") return { type: "json_schema", schema: rf.json_schema?.schema ?? { type: "object" } };
+  return { type: "json_object" };
+}
+
+export function chatRequest(body: Schemas["ChatCompletionRequest"], headers: LlmRequest["headers"]): LlmRequest {
+  const messages: ChatMessage[] = body.messages.map((m) => {
+    const { text, extra } = messageText(m);
+    return extra > 0 ? { role: m.role, content: text, extraTokens: extra } : { role: m.role, content: text };
+  });
+  const tools: ToolDefinition[] | null = body.tools
+    ? body.tools
+        .filter((t) => t.type === "function")
+        .map((t) => {
+          const def: ToolDefinition = { name: t.function.name };
+          if (t.function.description !== undefined) def.description = t.function.description;
+          if (t.function.parameters !== undefined) def.parameters = t.function.parameters;
+          return def;
+        })
+    : null;
+  return {
+    api: "chat",
+    model: body.model,
+    messages,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
+    minTokens: body.min_tokens ?? null,
+    ignoreEos: body.ignore_eos ?? null,
+    n: body.n ?? null,
+    stop: stopList(body.stop),
+    seed: body.seed ?? null,
+    logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
+    reasoningEffort: body.reasoning_effort ?? null,
+    tools,
+    toolChoice: toolChoiceOf(body.tool_choice),
+    parallelToolCalls: body.parallel_tool_calls ?? null,
+    responseFormat: responseFormatOf(body.response_format),
+    kvTransferParams: body.kv_transfer_params ?? null,
+    stream: body.stream === true,
+    headers,
+  };
+}
+
+function promptsOf(prompt: Schemas["CompletionRequest"]["prompt"]): PromptInput[] {
+  if (typeof prompt === "string") return [prompt];
+  if (prompt.length === 0) return [];
+  if (prompt.every((p) => typeof p === "number")) return [prompt as number[]];
+  return prompt.map((p) => {
+    if (typeof p === "string" || Array.isArray(p)) return p;
+    throw new DecoyError(
+      "INVALID_ARGUMENT",
+      "prompt must be a string, a list of strings, a list of token ids or a list of token-id lists.",
+      { param: "prompt", type: "BadRequestError" },
+    );
+  });
+}
+
+export function completionRequest(body: Schemas["CompletionRequest"], headers: LlmRequest["headers"]): LlmRequest {
+  return {
+    api: "completion",
+    model: body.model,
+    prompts: promptsOf(body.prompt),
+    maxTokens: body.max_tokens ?? null,
+    minTokens: body.min_tokens ?? null,
+    ignoreEos: body.ignore_eos ?? null,
+    n: body.n ?? null,
+    stop: stopList(body.stop),
+    seed: body.seed ?? null,
+    logprobs: body.logprobs ?? null,
+    echo: body.echo ?? null,
+    kvTransferParams: body.kv_transfer_params ?? null,
+    stream: body.stream === true,
+    headers,
+  };
+}
+
+/**
+ * Runs an LLM request to completion over HTTP: SSE through `stream` when asked, else one JSON
+ * body. A client that goes away cancels the job at once (its slot or queue place is freed).
+ */
+export function runLlm(
+  ctx: AppContext,
+  reply: FastifyReply,
+  req: LlmRequest,
+  streamSink: (sse: SseStream) => JobSink,
+  body: (job: LlmJob) => unknown,
+): unknown {
+  if (req.stream) {
+    const sse = new SseStream(reply);
+    const job = ctx.llm.submit(req, streamSink(sse));
+    sse.onClientGone(() => job.cancel());
+    sse.start();
+    return reply;
+  }
+  return new Promise((resolve, reject) => {
+    const job = ctx.llm.submit(req, {
+      onDone: (j) => resolve(body(j)),
+      onError: (_j, err) => reject(err),
+    });
+    reply.raw.once("close", () => {
+      if (job.finished) return;
+      job.cancel();
+      reject(new DecoyError("CANCELLED", "The client closed the connection."));
+    });
+  });
+}
+
+interface ModelCard {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+  root: string | null;
+  parent: string | null;
+  max_model_len: number | null;
+  permission: Schemas["ModelPermission"][];
+}
+
+export function modelCards(ctx: AppContext): ModelCard[] {
+  const cfg = ctx.config.current;
+  const created = Math.floor(ctx.engine.startedAt / 1000);
+  const card = (id: string, root: string | null, parent: string | null, ownedBy = "vllm"): ModelCard => ({
+    id,
+    object: "model",
+    created,
+    owned_by: ownedBy,
+    root,
+    parent,
+    max_model_len: cfg.maxModelLen,
+    permission: [
+      {
+        id: `modelperm-${id.replace(/[^A-Za-z0-9]/g, "").slice(0, 24) || "model"}`,
+        object: "model_permission",
+        created,
+        allow_create_engine: false,
+        allow_sampling: true,
+        allow_logprobs: true,
+        allow_search_indices: false,
+        allow_view: true,
+        allow_fine_tuning: false,
+        organization: "*",
+        group: null,
+        is_blocking: false,
+      },
+    ],
+  });
+  const out: ModelCard[] = ctx.llm.models.servedNames(cfg).map((n) => card(n, cfg.model, null));
+  for (const l of ctx.llm.models.loras()) out.push(card(l.name, l.path, l.base));
+  for (const n of cfg.embeddingModels) out.push(card(n, n, null, "decoy"));
+  for (const n of cfg.rankingModels) out.push(card(n, n, null, "decoy"));
+  return out;
+}
+
+function headersOf(request: FastifyRequest): LlmRequest["headers"] {
+  return request.headers as LlmRequest["headers"];
+}
+
+function embeddingInputs(input: Schemas["EmbeddingRequest"]["input"]): PromptInput[] {
+  if (typeof input === "string") return [input];
+  if (input.length > 0 && input.every((x) => typeof x === "number")) return [input as number[]];
+  return input.map((x) => {
+    if (typeof x === "string" || Array.isArray(x)) return x;
+    throw new DecoyError("INVALID_ARGUMENT", "input must be a string, a list of strings or token-id lists.", {
+      param: "input",
+      type: "BadRequestError",
+    });
+  });
+}
+
+export function openaiHandlers(ctx: AppContext): OperationHandlers {
+  return {
+    listModels: () => ({ object: "list", data: modelCards(ctx) }),
+
+    retrieveModel: (request) => {
+      const { model } = request.params as { model: string };
+      const found = modelCards(ctx).find((m) => m.id === model);
+      if (!found) throw modelNotFound(model);
+      return found;
+    },
+
+    createChatCompletion: (request, reply) => {
+      const body = request.body as Schemas["ChatCompletionRequest"];
+      const includeUsage = body.stream_options?.include_usage === true;
+      return runLlm(
+        ctx,
+        reply,
+        chatRequest(body, headersOf(request)),
+        (sse) => new ChatStream(sse, includeUsage),
+        chatBody,
+      );
+    },
+
+    createCompletion: (request, reply) => {
+      const body = request.body as Schemas["CompletionRequest"];
+      const includeUsage = body.stream_options?.include_usage === true;
+      return runLlm(
+        ctx,
+        reply,
+        completionRequest(body, headersOf(request)),
+        (sse) => new CompletionStream(sse, includeUsage),
+        completionBody,
+      );
+    },
+
+    createEmbedding: async (request, reply) => {
+      const body = request.body as Schemas["EmbeddingRequest"];
+      const ac = new AbortController();
+      reply.raw.once("close", () => ac.abort());
+      const res = await ctx.llm.embed({
+        model: body.model,
+        inputs: embeddingInputs(body.input),
+        dimensions: body.dimensions ?? null,
+        signal: ac.signal,
+      });
+      const base64 = body.encoding_format === "base64";
+      return {
+        id: `embd-${ctx.llm.newId()}`,
+        object: "list",
+        created: Math.floor(ctx.engine.clock.wallNow() / 1000),
+        model: res.model,
+        data: res.vectors.map((v, index) => ({
+          object: "embedding",
+          index,
+          embedding: base64 ? vectorBase64(v) : Array.from(v),
+        })),
+        usage: { prompt_tokens: res.promptTokens, total_tokens: res.promptTokens },
+      };
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { FastifyReply } from "fastify";
+
+/**
+ * Server-Sent Events on a raw socket. Streams bypass fastify's serializer: every event text is
+ * assembled from pre-escaped parts by the surface that owns the format, and each engine firing
+ * results in exactly one `write` per socket, however many tokens were due.
+ */
+
+function needsEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
+
+/** A string's JSON representation without the quotes; the input itself when nothing needs escaping. */
+export function escapeJson(s: string): string {
+  if (!needsEscape(s)) return s;
+  return JSON.stringify(s)
+    .slice(1, -1)
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+/** `"..."` — a JSON string literal. */
+export function jsonString(s: string): string {
+  return `"${escapeJson(s)}"`;
+}
+
+export const SSE_DONE = "data: [DONE]\n\n";
+
+export class SseStream {
+  private open = false;
+  private ended = false;
+  private readonly closeHandlers: (() => void)[] = [];
+
+  constructor(private readonly reply: FastifyReply) {
+    // "close" fires when the response ends or when the connection goes away first
+    reply.raw.once("close", () => {
+      const wasEnded = this.ended;
+      this.ended = true;
+      if (!wasEnded) for (const fn of this.closeHandlers) fn();
+    });
+  }
+
+  /** Take the socket from fastify and send the 200 header (with any headers set by hooks). */
+  start(): void {
+    if (this.open) return;
+    this.open = true;
+    this.reply.hijack();
+    const headers: Record<string, string | number | string[]> = {};
+    for (const [k, v] of Object.entries(this.reply.getHeaders())) {
+      if (v !== undefined) headers[k] = v as string | number | string[];
+    }
+    headers["content-type"] = "text/event-stream; charset=utf-8";
+    headers["cache-control"] = "no-cache";
+    headers.connection = "keep-alive";
+    headers["x-accel-buffering"] = "no";
+    this.reply.raw.writeHead(200, headers);
+    // headers go out at once so clients see the stream open before the first token
+    this.reply.raw.flushHeaders();
+  }
+
+  /** Whether the client is gone or the stream was ended. */
+  get closed(): boolean {
+    return this.ended || this.reply.raw.destroyed;
+  }
+
+  /** Called once if the client goes away before `end()`. */
+  onClientGone(fn: () => void): void {
+    this.closeHandlers.push(fn);
+  }
+
+  write(text: string): void {
+    if (this.closed || text === "") return;
+    this.reply.raw.write(text);
+  }
+
+  end(last = ""): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.reply.raw.destroyed) return;
+    if (last !== "") this.reply.raw.end(last);
+    else this.reply.raw.end();
+  }
+}
