@@ -1,0 +1,387 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { LlmRequestRecord } from "../engine/events.js";
+import { type Family, seriesKey } from "./exposition.js";
+
+/**
+ * vLLM's Prometheus families (`vllm/v1/metrics/loggers.py`, PrometheusStatLogger): names, HELP
+ * texts, label names and buckets as vLLM registers them, in its registration order. Counters carry
+ * the `_total` suffix in their registered name because that is what vLLM's exposition shows
+ * (`# TYPE vllm:prompt_tokens_total counter`). Deprecated families (`vllm:gpu_cache_usage_perc`,
+ * `vllm:time_per_output_token_seconds`) and opt-in ones are not emitted, as in a default vLLM.
+ */
+
+/** Data-parallel rank label; Decoy is one engine. */
+export const VLLM_ENGINE = "0";
+
+/** vLLM's finish reasons, pre-created for every model like `counter_request_success`. */
+export const FINISHED_REASONS = ["stop", "length", "abort", "error"] as const;
+
+/** vLLM's `build_1_2_5_buckets(max)`: 1, 2, 5, 10, 20, 50, ... up to `max` inclusive. */
+export function build125Buckets(max: number): number[] {
+  const out: number[] = [];
+  for (let exp = 0; ; exp++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** exp;
+      if (v > max) return out;
+      out.push(v);
+    }
+  }
+}
+
+export const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0,
+  640.0, 2560.0,
+] as const;
+export const TOKEN_LATENCY_BUCKETS = [
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+] as const;
+export const REQUEST_LATENCY_BUCKETS = [
+  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0,
+  7680.0,
+] as const;
+export const ITERATION_TOKENS_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384] as const;
+export const PARAMS_N_BUCKETS = [1, 2, 5, 10, 20] as const;
+
+/** One `vllm:lora_requests_info` series: vLLM keeps one per adapter combination it has reported. */
+export interface LoraSeries {
+  maxLora: number;
+  running: string[];
+  waiting: string[];
+  /** Unix seconds of the last report of this combination (the series' value). */
+  timestamp: number;
+}
+
+/** The live values the gauges print at scrape time; telemetry.ts decides where they come from. */
+export interface VllmState {
+  models(): string[];
+  running(model: string): number;
+  waiting(model: string): number;
+  kvCacheUsage(model: string): number;
+  /** Undefined when LoRA is off: vLLM then does not register `vllm:lora_requests_info`. */
+  loraSeries(): LoraSeries[] | undefined;
+  cacheConfig(): Record<string, string>;
+}
+
+export interface VllmMetricsOptions {
+  maxModelLen: number;
+  state: VllmState;
+  /** Wall clock (Unix ms) for `_created` samples and LoRA timestamps. */
+  wallNow: () => number;
+}
+
+type Labels = { model_name: string; engine: string };
+
+/** prom-client keeps the name on the instance but does not declare it. */
+function nameOf(m: Counter<string> | Histogram<string>): string {
+  return (m as unknown as { name: string }).name;
+}
+
+const LORA_FAMILY = "vllm:lora_requests_info";
+const CACHE_CONFIG_FAMILY = "vllm:cache_config_info";
+
+export class VllmMetrics {
+  readonly registry = new Registry();
+  private readonly state: VllmState;
+  private readonly wallNow: () => number;
+  private readonly known = new Set<string>();
+  /** Creation time (Unix s) per family and series, for the `_created` samples. */
+  private readonly created = new Map<string, number>();
+  private loraEnabled = false;
+  private cacheConfigKeys = "";
+  private cacheConfig: Gauge<string> | undefined;
+
+  private readonly prefixQueries: Counter<string>;
+  private readonly prefixHits: Counter<string>;
+  private readonly preemptions: Counter<string>;
+  private readonly promptTokens: Counter<string>;
+  private readonly generationTokens: Counter<string>;
+  private readonly success: Counter<string>;
+  private readonly promptTokensHist: Histogram<string>;
+  private readonly generationTokensHist: Histogram<string>;
+  private readonly iterationTokens: Histogram<string>;
+  private readonly maxNumGenerationTokens: Histogram<string>;
+  private readonly paramsN: Histogram<string>;
+  private readonly paramsMaxTokens: Histogram<string>;
+  private readonly ttft: Histogram<string>;
+  private readonly itl: Histogram<string>;
+  private readonly tpot: Histogram<string>;
+  private readonly e2e: Histogram<string>;
+  private readonly queue: Histogram<string>;
+  private readonly inference: Histogram<string>;
+  private readonly prefill: Histogram<string>;
+  private readonly decode: Histogram<string>;
+  private readonly counters: Counter<string>[];
+  private readonly histograms: Histogram<string>[];
+
+  constructor(opts: VllmMetricsOptions) {
+    this.state = opts.state;
+    this.wallNow = opts.wallNow;
+    const registers = [this.registry];
+    const labelNames = ["model_name", "engine"];
+    const self = this;
+    const perModelGauge = (name: string, help: string, value: (model: string) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const m of self.modelsNow()) this.set(self.labels(m), value(m));
+        },
+      });
+    };
+    perModelGauge("vllm:num_requests_running", "Number of requests in model execution batches.", (m) =>
+      this.state.running(m),
+    );
+    perModelGauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (m) =>
+      this.state.waiting(m),
+    );
+    perModelGauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (m) =>
+      this.state.kvCacheUsage(m),
+    );
+
+    const counter = (name: string, help: string, extra: string[] = []): Counter<string> =>
+      new Counter({ name, help, labelNames: [...labelNames, ...extra], registers });
+    this.prefixQueries = counter(
+      "vllm:prefix_cache_queries_total",
+      "Prefix cache queries, in terms of number of queried tokens.",
+    );
+    this.prefixHits = counter(
+      "vllm:prefix_cache_hits_total",
+      "Prefix cache hits, in terms of number of cached tokens.",
+    );
+    this.preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.");
+    this.promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.");
+    this.generationTokens = counter("vllm:generation_tokens_total", "Number of generation tokens processed.");
+    this.success = counter("vllm:request_success_total", "Count of successfully processed requests.", [
+      "finished_reason",
+    ]);
+
+    const tokenBuckets = build125Buckets(opts.maxModelLen);
+    const histogram = (name: string, help: string, buckets: readonly number[]): Histogram<string> =>
+      new Histogram({ name, help, labelNames, buckets: [...buckets], registers });
+    this.promptTokensHist = histogram(
+      "vllm:request_prompt_tokens",
+      "Number of prefill tokens processed.",
+      tokenBuckets,
+    );
+    this.generationTokensHist = histogram(
+      "vllm:request_generation_tokens",
+      "Number of generation tokens processed.",
+      tokenBuckets,
+    );
+    this.iterationTokens = histogram(
+      "vllm:iteration_tokens_total",
+      "Histogram of number of tokens per engine_step.",
+      ITERATION_TOKENS_BUCKETS,
+    );
+    this.maxNumGenerationTokens = histogram(
+      "vllm:request_max_num_generation_tokens",
+      "Histogram of maximum number of requested generation tokens.",
+      tokenBuckets,
+    );
+    this.paramsN = histogram("vllm:request_params_n", "Histogram of the n request parameter.", PARAMS_N_BUCKETS);
+    this.paramsMaxTokens = histogram(
+      "vllm:request_params_max_tokens",
+      "Histogram of the max_tokens request parameter.",
+      tokenBuckets,
+    );
+    this.ttft = histogram(
+      "vllm:time_to_first_token_seconds",
+      "Histogram of time to first token in seconds.",
+      TTFT_BUCKETS,
+    );
+    this.itl = histogram(
+      "vllm:inter_token_latency_seconds",
+      "Histogram of inter-token latency in seconds.",
+      TOKEN_LATENCY_BUCKETS,
+    );
+    this.tpot = histogram(
+      "vllm:request_time_per_output_token_seconds",
+      "Histogram of time_per_output_token_seconds per request.",
+      TOKEN_LATENCY_BUCKETS,
+    );
+    this.e2e = histogram(
+      "vllm:e2e_request_latency_seconds",
+      "Histogram of e2e request latency in seconds.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.queue = histogram(
+      "vllm:request_queue_time_seconds",
+      "Histogram of time spent in WAITING phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.inference = histogram(
+      "vllm:request_inference_time_seconds",
+      "Histogram of time spent in RUNNING phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.prefill = histogram(
+      "vllm:request_prefill_time_seconds",
+      "Histogram of time spent in PREFILL phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.decode = histogram(
+      "vllm:request_decode_time_seconds",
+      "Histogram of time spent in DECODE phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.counters = [this.prefixQueries, this.prefixHits, this.preemptions, this.promptTokens, this.generationTokens];
+    this.histograms = [
+      this.promptTokensHist,
+      this.generationTokensHist,
+      this.iterationTokens,
+      this.maxNumGenerationTokens,
+      this.paramsN,
+      this.paramsMaxTokens,
+      this.ttft,
+      this.itl,
+      this.tpot,
+      this.e2e,
+      this.queue,
+      this.inference,
+      this.prefill,
+      this.decode,
+    ];
+
+    // Registered without model_name/engine, like vLLM; the value is the time of the last report.
+    new Gauge({
+      name: LORA_FAMILY,
+      help: "Running stats on lora requests.",
+      labelNames: ["max_lora", "waiting_lora_adapters", "running_lora_adapters"],
+      registers,
+      collect() {
+        this.reset();
+        const series = self.state.loraSeries();
+        self.loraEnabled = series !== undefined;
+        for (const s of series ?? []) {
+          this.set(
+            {
+              max_lora: String(s.maxLora),
+              waiting_lora_adapters: s.waiting.join(","),
+              running_lora_adapters: s.running.join(","),
+            },
+            s.timestamp,
+          );
+        }
+      },
+    });
+    this.syncCacheConfig();
+    for (const m of this.state.models()) this.ensureModel(m);
+  }
+
+  private labels(model: string): Labels {
+    return { model_name: model, engine: VLLM_ENGINE };
+  }
+
+  private modelsNow(): string[] {
+    for (const m of this.state.models()) this.ensureModel(m);
+    return [...this.known];
+  }
+
+  /** Zero-valued series for a model, as vLLM creates its per-engine children at startup. */
+  ensureModel(model: string): void {
+    if (this.known.has(model)) return;
+    this.known.add(model);
+    const l = this.labels(model);
+    const now = this.wallNow() / 1000;
+    for (const c of this.counters) {
+      c.inc(l, 0);
+      this.created.set(`${nameOf(c)}|${seriesKey(l)}`, now);
+    }
+    for (const reason of FINISHED_REASONS) {
+      const rl = { ...l, finished_reason: reason };
+      this.success.inc(rl, 0);
+      this.created.set(`${nameOf(this.success)}|${seriesKey(rl)}`, now);
+    }
+    for (const h of this.histograms) {
+      h.zero(l);
+      this.created.set(`${nameOf(h)}|${seriesKey(l)}`, now);
+    }
+  }
+
+  /** `_created` value of a counter or histogram child (Unix seconds). */
+  createdAt(family: string, labels: Record<string, string | number | undefined>): number {
+    const key = `${family}|${seriesKey(labels)}`;
+    let t = this.created.get(key);
+    if (t === undefined) {
+      t = this.wallNow() / 1000;
+      this.created.set(key, t);
+    }
+    return t;
+  }
+
+  tokens(model: string, count: number, gapMs: number, isFirst: boolean): void {
+    this.ensureModel(model);
+    const l = this.labels(model);
+    if (count > 0) this.generationTokens.inc(l, count);
+    if (!isFirst) this.itl.observe(l, Math.max(0, gapMs) / 1000);
+  }
+
+  iteration(model: string, tokens: number): void {
+    this.ensureModel(model);
+    this.iterationTokens.observe(this.labels(model), tokens);
+  }
+
+  preempted(model: string): void {
+    this.ensureModel(model);
+    this.preemptions.inc(this.labels(model));
+  }
+
+  finished(r: LlmRequestRecord): void {
+    this.ensureModel(r.model);
+    const l = this.labels(r.model);
+    // Tool calls end with the engine's STOP; the API layer renames the reason.
+    const reason = r.finishedReason === "tool_calls" ? "stop" : r.finishedReason;
+    this.success.inc({ ...l, finished_reason: reason });
+    const ran = r.generationTokens > 0 || r.prefillMs > 0;
+    if (ran) {
+      // vLLM counts prompt tokens and prefix-cache lookups when the prompt is scheduled.
+      this.promptTokens.inc(l, r.promptTokens);
+      this.prefixQueries.inc(l, r.promptTokens);
+      this.prefixHits.inc(l, r.cachedTokens);
+    }
+    if (r.generationTokens > 0) this.ttft.observe(l, r.ttftMs / 1000);
+    const n = Math.max(1, r.n);
+    this.paramsN.observe(l, n);
+    this.maxNumGenerationTokens.observe(l, Math.ceil(r.generationTokens / n));
+    this.e2e.observe(l, r.e2eMs / 1000);
+    this.queue.observe(l, r.queuedMs / 1000);
+    this.prefill.observe(l, r.prefillMs / 1000);
+    this.inference.observe(l, r.inferenceMs / 1000);
+    this.decode.observe(l, r.decodeMs / 1000);
+    this.promptTokensHist.observe(l, r.promptTokens);
+    this.generationTokensHist.observe(l, r.generationTokens);
+    this.tpot.observe(l, r.generationTokens > 1 ? r.decodeMs / 1000 / (r.generationTokens - 1) : 0);
+    if (r.maxTokens) this.paramsMaxTokens.observe(l, r.maxTokens);
+  }
+
+  /** cache_config_info's label names are the config's fields, so a new field set means a new gauge. */
+  private syncCacheConfig(): void {
+    const cfg = { ...this.state.cacheConfig(), engine: VLLM_ENGINE };
+    const keys = Object.keys(cfg).sort().join(",");
+    if (keys === this.cacheConfigKeys && this.cacheConfig) return;
+    if (this.cacheConfig) this.registry.removeSingleMetric(CACHE_CONFIG_FAMILY);
+    this.cacheConfigKeys = keys;
+    const self = this;
+    this.cacheConfig = new Gauge({
+      name: CACHE_CONFIG_FAMILY,
+      help: "Information of the LLMEngine CacheConfig",
+      labelNames: Object.keys(cfg),
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.set({ ...self.state.cacheConfig(), engine: VLLM_ENGINE }, 1);
+      },
+    });
+  }
+
+  async families(): Promise<Family[]> {
+    // Models served since the last scrape get their series before any family is read.
+    this.modelsNow();
+    this.syncCacheConfig();
+    const all = (await this.registry.getMetricsAsJSON()) as unknown as Family[];
+    return this.loraEnabled ? all : all.filter((f) => f.name !== LORA_FAMILY);
+  }
+}
