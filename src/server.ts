@@ -5,8 +5,16 @@ import type { Config } from "./config/schema.js";
 import type { AppContext } from "./context.js";
 import type { Clock } from "./engine/clock.js";
 import { Engine } from "./engine/engine.js";
+import { kvTopic } from "./engine/kv-events.js";
+import { registerLlmModels } from "./engine/llm/kserve-model.js";
+import { LlmService } from "./engine/llm/service.js";
+import { createModelRepository } from "./engine/models/repository-file.js";
+import { createRealism } from "./engine/realism.js";
+import { realismHooks } from "./engine/realism-hooks.js";
 import { bindGrpc, buildGrpcServer } from "./grpc/server.js";
 import { buildApp } from "./http/app.js";
+import { type MetricsServer, startMetricsServer } from "./http/plugins/metrics.js";
+import { createTelemetry } from "./telemetry/wiring.js";
 import { VERSION } from "./version.js";
 
 export class StartupError extends Error {
@@ -23,6 +31,8 @@ export interface DecoyServer {
   grpcAddress: string;
   httpPort: number;
   grpcPort: number;
+  /** Port of the separate metrics listener (--metrics-port), when one was asked for. */
+  metricsPort?: number;
   /** Drain in-flight work (up to shutdownTimeoutMs), then close both servers. */
   close(): Promise<{ cancelled: number }>;
 }
@@ -35,7 +45,22 @@ export interface StartOptions {
 export function createContext(config: Config, options: StartOptions = {}): AppContext {
   const store = new ConfigStore(config);
   const engine = new Engine(options.clock ? { config: store, clock: options.clock } : { config: store });
-  return { engine, config: store, version: VERSION };
+  const models = createModelRepository(engine);
+  const llm = new LlmService(engine);
+  registerLlmModels(models, llm);
+  const realism = createRealism(engine, store);
+  llm.use(realismHooks(realism));
+  models.setTensorAdmission((name) => realism.faults.draw(realism.faults.random, name));
+  realism.kv?.setLoraResolver((name) => llm.models.lora(name) !== undefined);
+  const base = {
+    engine,
+    config: store,
+    version: VERSION,
+    models,
+    llm,
+    ...realism,
+  };
+  return { ...base, telemetry: createTelemetry(base) };
 }
 
 function listenError(err: unknown, what: string, host: string, port: number, flag: string): StartupError {
@@ -58,9 +83,12 @@ export async function startDecoy(config: Config, options: StartOptions = {}): Pr
   const host = config.host;
 
   try {
-    await http.listen({ host, port: config.port });
+    // A deep accept backlog: load tests open a thousand connections at once, and SYNs beyond
+    // Node's default of 511 would be retried a second later.
+    await http.listen({ host, port: config.port, backlog: 4096 });
   } catch (err) {
     ctx.engine.close();
+    await ctx.kvEvents?.close();
     throw listenError(err, "HTTP", host, config.port, "--port");
   }
   let grpcPort: number;
@@ -69,9 +97,35 @@ export async function startDecoy(config: Config, options: StartOptions = {}): Pr
   } catch (err) {
     await http.close();
     ctx.engine.close();
+    await ctx.kvEvents?.close();
     throw listenError(err, "gRPC", host, config.grpcPort, "--grpc-port");
   }
   const httpPort = (http.server.address() as AddressInfo).port;
+  if (ctx.kvEvents) {
+    ctx.kvEvents.setTopic((model) => kvTopic(config.podIp, httpPort, model));
+    try {
+      await ctx.kvEvents.ready;
+    } catch (err) {
+      await http.close();
+      grpc.server.forceShutdown();
+      ctx.engine.close();
+      await ctx.kvEvents.close();
+      throw new StartupError(`cannot open --zmq-endpoint ${config.zmqEndpoint}: ${(err as Error).message}`);
+    }
+  }
+  let metrics: MetricsServer | undefined;
+  if (config.metricsPort !== null) {
+    try {
+      metrics = await startMetricsServer(ctx, host, config.metricsPort);
+    } catch (err) {
+      await http.close();
+      grpc.server.forceShutdown();
+      ctx.engine.close();
+      ctx.telemetry.close();
+      await ctx.kvEvents?.close();
+      throw listenError(err, "metrics", host, config.metricsPort, "--metrics-port");
+    }
+  }
   const hostPart = host.includes(":") ? `[${host}]` : host;
 
   let closing: Promise<{ cancelled: number }> | undefined;
@@ -81,6 +135,7 @@ export async function startDecoy(config: Config, options: StartOptions = {}): Pr
       grpc.beforeShutdown();
       await Promise.all([
         http.close(),
+        metrics?.close(),
         new Promise<void>((resolve) => {
           const force = setTimeout(() => grpc.server.forceShutdown(), 2000);
           grpc.server.tryShutdown(() => {
@@ -89,7 +144,9 @@ export async function startDecoy(config: Config, options: StartOptions = {}): Pr
           });
         }),
       ]);
+      await ctx.kvEvents?.close();
       ctx.engine.close();
+      ctx.telemetry.close();
       return { cancelled };
     })();
     return closing;
@@ -102,6 +159,7 @@ export async function startDecoy(config: Config, options: StartOptions = {}): Pr
     grpcAddress: `${hostPart}:${grpcPort}`,
     httpPort,
     grpcPort,
+    ...(metrics ? { metricsPort: metrics.port } : {}),
     close,
   };
 }

@@ -28,8 +28,6 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
     }
     throw err;
   }
-  process.stdout.write(`decoy ${VERSION} listening: HTTP ${server.httpUrl}  gRPC ${server.grpcAddress}\n`);
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -53,4 +51,11 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // Printed only once the signal handlers are in place: whoever waits for this line may
+  // signal the process at once.
+  const metrics =
+    server.metricsPort === undefined
+      ? ""
+      : `  metrics http://${server.ctx.config.current.host}:${server.metricsPort}/metrics`;
+  process.stdout.write(`decoy ${VERSION} listening: HTTP ${server.httpUrl}  gRPC ${server.grpcAddress}${metrics}\n`);
 }

@@ -1,9 +1,21 @@
 import { type ConfigOf, envName, kebab, type SettingSpec } from "./define.js";
+import { faultSettings } from "./settings/faults.js";
+import { kvSettings } from "./settings/kv.js";
+import { latencySettings } from "./settings/latency.js";
+import { llmSettings } from "./settings/llm.js";
+import { modelSettings } from "./settings/models.js";
 import { serverSettings } from "./settings/server.js";
+import { telemetrySettings } from "./settings/telemetry.js";
 
 /** Every setting Decoy understands. Each area keeps its entries in `settings/<area>.ts`. */
 export const SETTINGS = {
   ...serverSettings,
+  ...modelSettings,
+  ...kvSettings,
+  ...faultSettings,
+  ...llmSettings,
+  ...latencySettings,
+  ...telemetrySettings,
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

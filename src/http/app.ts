@@ -4,6 +4,8 @@ import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
 import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
 import { allHandlers } from "./handlers.js";
+import { installRealismHooks } from "./plugins/admin.js";
+import { rawBodyParser } from "./plugins/kserve.js";
 import { allOperations, type Operation } from "./spec.js";
 import "./types.js";
 
@@ -30,8 +32,18 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     },
   });
 
+  // Every route registered on this app, whoever registers it: a test holds them to the specs.
+  const served: { method: string; url: string }[] = [];
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) served.push({ method, url: r.url });
+  });
+  app.decorate("servedRoutes", served);
+
   // Raw tensor bodies (KServe binary extension) arrive as Buffers.
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  // Bodies with no or an unclaimed Content-Type (Triton clients, SageMaker): raw bytes on
+  // KServe and legacy routes, 415 elsewhere.
+  app.addContentTypeParser("*", { parseAs: "buffer" }, rawBodyParser);
 
   const operations = options.operations ?? allOperations();
   const handlers = allHandlers(ctx);
@@ -52,6 +64,8 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     const err = new DecoyError("NOT_FOUND", `Route ${request.method} ${request.url.split("?")[0]} not found.`);
     return reply.code(404).send(style === "legacy" ? { detail: "Not Found" } : errorBody(style, err));
   });
+
+  installRealismHooks(app, ctx);
 
   // In-flight accounting for graceful drain: a request counts until its socket response ends.
   app.addHook("onRequest", async (request, reply) => {

@@ -101,5 +101,8 @@ export function sendError(
   if (err.code === "INTERNAL" || err.code === "UNKNOWN") {
     (request?.log ?? reply.log).error({ err: err.cause ?? err }, "internal error");
   }
+  // A body rejected before it was read leaves the rest of it on the socket: close the
+  // connection rather than leave the client waiting on a keep-alive that cannot be reused.
+  if (err.httpStatus === 413) reply.header("connection", "close");
   return reply.code(err.httpStatus).type("application/json").send(errorBody(style, err));
 }

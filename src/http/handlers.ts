@@ -1,6 +1,12 @@
 import type { AppContext } from "../context.js";
+import { adminHandlers } from "./plugins/admin.js";
+import { generateHandlers } from "./plugins/generate.js";
 import { kserveHandlers } from "./plugins/kserve.js";
+import { legacyHandlers } from "./plugins/legacy.js";
+import { metricsHandlers } from "./plugins/metrics.js";
+import { openaiHandlers } from "./plugins/openai.js";
 import { opsHandlers } from "./plugins/ops.js";
+import { vllmHandlers } from "./plugins/vllm.js";
 import type { OperationHandlers } from "./types.js";
 
 /**
@@ -8,7 +14,16 @@ import type { OperationHandlers } from "./types.js";
  * `buildApp` refuses to start when an operation has no handler or a handler no operation.
  */
 export function allHandlers(ctx: AppContext): OperationHandlers {
-  const parts: OperationHandlers[] = [opsHandlers(ctx), kserveHandlers(ctx)];
+  const parts: OperationHandlers[] = [
+    opsHandlers(ctx),
+    kserveHandlers(ctx),
+    legacyHandlers(ctx),
+    adminHandlers(ctx),
+    metricsHandlers(ctx),
+    openaiHandlers(ctx),
+    vllmHandlers(ctx),
+    generateHandlers(ctx),
+  ];
   const out: OperationHandlers = {};
   for (const part of parts) {
     for (const [id, h] of Object.entries(part)) {

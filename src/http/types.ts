@@ -5,6 +5,10 @@ export type OperationHandler = (request: FastifyRequest, reply: FastifyReply) =>
 export type OperationHandlers = Record<string, OperationHandler>;
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route registered on the app (method, URL), for the spec-coverage test. */
+    servedRoutes: { method: string; url: string }[];
+  }
   interface FastifyContextConfig {
     operationId?: string;
     errorStyle?: import("./errors.js").ErrorStyle;

@@ -237,7 +237,7 @@ describe("loadgen scenarios against a fake server", () => {
       assert.equal(grpc.calls, summary.samples_completed);
       assert.ok(summary.samples_completed > 15);
       const p50 = summary.latency_ms?.p50 ?? 0;
-      assert.ok(p50 >= 3 && p50 < 30, `p50 ${p50}`);
+      assert.ok(p50 >= 3 && p50 < 250, `p50 ${p50}`);
       await assert.rejects(
         runLoadgen(options({ protocol: "grpc", url: grpc.address, models: ["nope"], mix: "1" })),
         /not found/,

@@ -27,14 +27,14 @@ describe("HTTP errors keep each protocol's shape", () => {
     assert.equal(typeof body.error, "string");
   });
 
-  it("invalid JSON is a 400, not a 500", async () => {
+  it("invalid JSON is a 400 in the route's error shape, not a 500", async () => {
     const res = await fetch(`${server.httpUrl}/v2/repository/index`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: "{not json",
     });
-    assert.ok(res.status === 400 || res.status === 404, `status ${res.status}`);
-    assert.ok(res.status < 500);
+    assert.equal(res.status, 400);
+    assert.equal(typeof ((await res.json()) as { error: unknown }).error, "string");
   });
 
   it("an oversized body is a 413 with a clear message", async () => {
@@ -43,6 +43,39 @@ describe("HTTP errors keep each protocol's shape", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ pad: "x".repeat(20000) }),
     });
-    assert.ok(res.status === 413 || res.status === 404, `status ${res.status}`);
+    assert.equal(res.status, 413);
+    assert.match(((await res.json()) as { error: string }).error, /too large/);
+  });
+});
+
+describe("OpenAI routes reject bad bodies with OpenAI's error shape", () => {
+  let server: DecoyServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("invalid JSON is a 400 BadRequestError", async () => {
+    const res = await fetch(`${server.httpUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    assert.equal(body.error.type, "BadRequestError");
+  });
+
+  it("a body that breaks the request schema is a 400 naming the field", async () => {
+    const res = await fetch(`${server.httpUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "decoy-llm", messages: [{ role: "user", content: "hi" }], max_tokens: "lots" }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { param: string | null; message: string } };
+    assert.equal(body.error.param, "max_tokens", body.error.message);
   });
 });
