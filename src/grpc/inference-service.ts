@@ -11,7 +11,7 @@ import type { AppContext } from "../context.js";
 import { DecoyError, toDecoyError } from "../engine/errors.js";
 import { SERVER_EXTENSIONS } from "../engine/models/extensions.js";
 import type { ModelStatsSnapshot } from "../engine/models/statistics.js";
-import type { ServedModel } from "../engine/models/types.js";
+import { modelMetadata } from "../engine/models/types.js";
 import { unary } from "./status.js";
 import { inferInputFromProto, inferResponseToProto, paramFromProto } from "./tensors.js";
 
@@ -20,21 +20,6 @@ export { SERVER_EXTENSIONS };
 type Call = { cancelled: boolean; on(event: "cancelled", cb: () => void): unknown };
 
 const cancelled = (what: string) => new DecoyError("CANCELLED", `${what}: the client cancelled the call`);
-
-function metadata(model: ServedModel) {
-  const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({
-    name: t.name,
-    datatype: t.datatype,
-    shape: t.shape,
-  });
-  return {
-    name: model.name,
-    versions: model.versions,
-    platform: model.platform,
-    inputs: model.inputs.map(tensor),
-    outputs: model.outputs.map(tensor),
-  };
-}
 
 function statsToProto(s: ModelStatsSnapshot): ModelStatistics {
   const d = (x: StatisticDuration): StatisticDuration => ({ count: x.count, ns: x.ns });
@@ -91,7 +76,7 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
     serverReady: unary(() => ({ ready: ctx.engine.ready })),
     serverMetadata: unary(() => ({ name: "decoy", version: ctx.version, extensions: [...SERVER_EXTENSIONS] })),
     modelReady: unary((req) => ({ ready: ctx.engine.ready && models.isReady(req.name, req.version) })),
-    modelMetadata: unary((req) => metadata(models.get(req.name, req.version))),
+    modelMetadata: unary((req) => modelMetadata(models.get(req.name, req.version))),
     modelConfig: unary((req) => ({ config: ModelConfig.fromJSON(models.get(req.name, req.version).config()) })),
     modelStatistics: unary((req) => ({ modelStats: models.statistics(req.name, req.version).map(statsToProto) })),
     repositoryIndex: unary((req) => ({ models: models.index(req.ready) })),

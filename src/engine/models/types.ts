@@ -105,3 +105,21 @@ export interface ServedModel {
    */
   readonly checksOwnInputs?: boolean;
 }
+
+/** KServe v2 model metadata (the same fields on REST and gRPC). */
+export function modelMetadata(model: ServedModel): {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+} {
+  const tensor = (t: TensorSpec): TensorSpec => ({ name: t.name, datatype: t.datatype, shape: t.shape });
+  return {
+    name: model.name,
+    versions: model.versions,
+    platform: model.platform,
+    inputs: model.inputs.map(tensor),
+    outputs: model.outputs.map(tensor),
+  };
+}

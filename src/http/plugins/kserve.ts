@@ -3,7 +3,7 @@ import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
 import { SERVER_EXTENSIONS } from "../../engine/models/extensions.js";
 import type { DurationStat, ModelStatsSnapshot } from "../../engine/models/statistics.js";
-import type { ServedModel } from "../../engine/models/types.js";
+import { modelMetadata } from "../../engine/models/types.js";
 import { parseInferRequest, renderInferResponse } from "../kserve-tensors.js";
 import type { OperationHandlers } from "../types.js";
 
@@ -32,21 +32,6 @@ export function rawBodyParser(
   err.statusCode = 415;
   err.code = "FST_ERR_CTP_INVALID_MEDIA_TYPE";
   done(err);
-}
-
-function metadata(model: ServedModel) {
-  const tensor = (t: { name: string; datatype: string; shape: number[] }) => ({
-    name: t.name,
-    datatype: t.datatype,
-    shape: t.shape,
-  });
-  return {
-    name: model.name,
-    versions: model.versions,
-    platform: model.platform,
-    inputs: model.inputs.map(tensor),
-    outputs: model.outputs.map(tensor),
-  };
 }
 
 const dur = (d: DurationStat) => ({ count: d.count, ns: d.ns });
@@ -140,8 +125,8 @@ export function kserveHandlers(ctx: AppContext): OperationHandlers {
       return reply.code(ok ? 200 : 503).send({ ready: ok });
     },
     kserveModelList: () => ({ models: models.readyNames() }),
-    kserveModelMetadata: (req) => metadata(models.get(params(req).model)),
-    kserveModelVersionMetadata: (req) => metadata(models.get(params(req).model, params(req).version)),
+    kserveModelMetadata: (req) => modelMetadata(models.get(params(req).model)),
+    kserveModelVersionMetadata: (req) => modelMetadata(models.get(params(req).model, params(req).version)),
     kserveModelReady: ready,
     kserveModelVersionReady: ready,
     kserveModelInfer: infer,
