@@ -1,16 +1,15 @@
 /**
- * `npm run docs`: writes the settings table in README.md (between the settings-table markers)
- * from the settings schema, so every flag is documented with its default. `--check` fails
- * when README's table is stale.
+ * `npm run docs`: writes README.md's generated tables: the settings table (from the settings
+ * schema, so every flag is documented with its default) and the endpoints table (from the
+ * OpenAPI documents, so every route is listed). `--check` fails when either is stale.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { envName, kebab, type SettingSpec } from "../src/config/define.js";
 import { settingEntries } from "../src/config/schema.js";
+import { loadSpecDocuments, operationsOf } from "../src/http/spec.js";
 import { PROJECT_ROOT } from "../src/version.js";
 
-const START = "<!-- settings-table:start -->";
-const END = "<!-- settings-table:end -->";
 
 function fmt(v: unknown): string {
   if (v === null) return "unset";
@@ -51,21 +50,39 @@ export function settingsTable(): string {
   return out.join("\n");
 }
 
+export function endpointsTable(): string {
+  const out = ["| method | path | operation | what |", "|---|---|---|---|"];
+  for (const spec of loadSpecDocuments()) {
+    const paths = (spec.doc.paths ?? {}) as Record<string, Record<string, { summary?: string }>>;
+    for (const op of operationsOf(spec)) {
+      const summary = paths[op.path]?.[op.method.toLowerCase()]?.summary ?? "";
+      out.push(`| ${op.method} | \`${op.path}\` | \`${op.operationId}\` | ${cell(summary)} (openapi/${spec.name}.yaml) |`);
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function replaceBlock(text: string, name: string, body: string): string {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) {
+    console.error(`README.md lacks the ${name} markers`);
+    process.exit(1);
+  }
+  return `${text.slice(0, a + start.length)}\n\n${body}\n${text.slice(b)}`;
+}
+
 const readmePath = join(PROJECT_ROOT, "README.md");
 const readme = readFileSync(readmePath, "utf8");
-const a = readme.indexOf(START);
-const b = readme.indexOf(END);
-if (a < 0 || b < a) {
-  console.error("README.md lacks the settings-table markers");
-  process.exit(1);
-}
-const next = `${readme.slice(0, a + START.length)}\n\n${settingsTable()}\n${readme.slice(b)}`;
+const next = replaceBlock(replaceBlock(readme, "settings-table", settingsTable()), "endpoints-table", endpointsTable());
 if (process.argv.includes("--check")) {
   if (next !== readme) {
-    console.error("README.md settings table is stale: run npm run docs");
+    console.error("README.md's generated tables are stale: run npm run docs");
     process.exitCode = 1;
-  } else console.log("README settings table is current");
+  } else console.log("README tables are current");
 } else {
   writeFileSync(readmePath, next);
-  console.log("README settings table written");
+  console.log("README tables written");
 }

@@ -71,7 +71,7 @@ export const latencySettings = defineSettings({
     group: "Latency",
     placeholder: "NAME",
     description:
-      "Named latency preset (docs/llm.md lists the numbers): llama-8b-h100, llama-70b-h100-tp8, small-l40s-edge, qwen3-0.6b-l4 (each also as NAME-per-token) and instant. Explicit latency flags override its values.",
+      "Named latency preset (README's latency profiles table lists the numbers): llama-8b-h100, llama-70b-h100-tp8, small-l40s-edge, qwen3-0.6b-l4 (each also as NAME-per-token) and instant. Explicit latency flags override its values.",
   },
   latencyCalculator: {
     type: "string",
