@@ -44,7 +44,7 @@ export function buildBody(spec: RequestSpec): Record<string, unknown> {
 }
 
 export interface Timing {
-  /** performance.now() the latency is measured from (the scheduled send in rate mode). */
+  /** performance.now() the latency is measured from: the scheduled send in rate mode (or the send, if earlier). */
   origin: number;
   /** performance.now() at the actual send. */
   sentAt: number;
@@ -106,7 +106,10 @@ export interface SendOptions {
 export async function sendRequest(client: HttpClient, spec: RequestSpec, opts: SendOptions): Promise<RequestOutcome> {
   const body = JSON.stringify(buildBody(spec));
   const sentAt = performance.now();
-  const timing: Timing = { origin: opts.origin ?? sentAt, sentAt, doneAt: 0, tokenTimes: [] };
+  // Timers fire up to ~1 ms before their due time: a request sent early is timed from its send,
+  // so latency is never measured from a point after the server already had the request.
+  const origin = opts.origin === undefined ? sentAt : Math.min(opts.origin, sentAt);
+  const timing: Timing = { origin, sentAt, doneAt: 0, tokenTimes: [] };
   const usage: Usage = {};
   let chunks = 0;
   let streamError: string | undefined;

@@ -61,7 +61,7 @@ export interface SampleRecord {
   model: string;
   tag: number;
   queryId: number;
-  /** performance.now() of the due time: the arrival for Server, the send otherwise. */
+  /** performance.now() of the due time: the arrival for Server (or the send, if earlier), the send otherwise. */
   scheduledAt: number;
   sentAt: number;
   doneAt: number;
@@ -254,9 +254,12 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<LoadgenResult> {
       // Over the in-flight cap the arrival waits for a slot; its latency still counts from `due`.
       while (inflight >= o.maxInflight && !signal.aborted) await new Promise<void>((r) => slotWaiters.push(r));
       if (signal.aborted) continue;
-      const q: QueryRecord = { id: queries.length + 1, issuedAt: due, doneAt: 0, ok: false };
+      // The timer may wake (and the send happen) up to ~1 ms before `due`; timing such a sample
+      // from `due` would understate its latency, so it counts from the send instead.
+      const origin = Math.min(due, performance.now());
+      const q: QueryRecord = { id: queries.length + 1, issuedAt: origin, doneAt: 0, ok: false };
       queries.push(q);
-      const p = issueSample(q.id, due).then((rec) => {
+      const p = issueSample(q.id, origin).then((rec) => {
         q.doneAt = rec.doneAt;
         q.ok = rec.status === "ok";
         pending.delete(p);
