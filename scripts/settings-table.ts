@@ -10,7 +10,6 @@ import { settingEntries } from "../src/config/schema.js";
 import { loadSpecDocuments, operationsOf } from "../src/http/spec.js";
 import { PROJECT_ROOT } from "../src/version.js";
 
-
 function fmt(v: unknown): string {
   if (v === null) return "unset";
   if (typeof v === "string") return v === "" ? '`""`' : `\`${v}\``;
@@ -56,7 +55,9 @@ export function endpointsTable(): string {
     const paths = (spec.doc.paths ?? {}) as Record<string, Record<string, { summary?: string }>>;
     for (const op of operationsOf(spec)) {
       const summary = paths[op.path]?.[op.method.toLowerCase()]?.summary ?? "";
-      out.push(`| ${op.method} | \`${op.path}\` | \`${op.operationId}\` | ${cell(summary)} (openapi/${spec.name}.yaml) |`);
+      out.push(
+        `| ${op.method} | \`${op.path}\` | \`${op.operationId}\` | ${cell(summary)} (openapi/${spec.name}.yaml) |`,
+      );
     }
   }
   return `${out.join("\n")}\n`;

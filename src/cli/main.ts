@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { registerBenchCommand } from "../bench/command.js";
-import { registerLoadgenCommand } from "../loadgen/command.js";
 import { VERSION } from "../version.js";
 import { registerServeCommand } from "./serve.js";
 
@@ -14,8 +12,17 @@ program
   .configureHelp({ sortSubcommands: false });
 
 registerServeCommand(program);
-registerLoadgenCommand(program);
-registerBenchCommand(program);
+// The client commands pull in their own module trees (about 30 files); `decoy serve` never
+// needs them, so they are loaded only when the command line may be about them. The root
+// command has no options of its own, so the first word that is not a flag is the command.
+if (process.argv.slice(2).find((a) => !a.startsWith("-")) !== "serve") {
+  const [{ registerLoadgenCommand }, { registerBenchCommand }] = await Promise.all([
+    import("../loadgen/command.js"),
+    import("../bench/command.js"),
+  ]);
+  registerLoadgenCommand(program);
+  registerBenchCommand(program);
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`decoy: ${err instanceof Error ? err.message : String(err)}\n`);

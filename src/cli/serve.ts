@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/load.js";
-import { StartupError, startDecoy } from "../server.js";
+import type { Config } from "../config/schema.js";
+import type { DecoyServer } from "../server.js";
 import { VERSION } from "../version.js";
 import { addSettingOptions, flagValues } from "./options.js";
 
@@ -16,16 +17,26 @@ export function registerServeCommand(program: Command): void {
 }
 
 async function serve(opts: Record<string, unknown>): Promise<void> {
-  let server: Awaited<ReturnType<typeof startDecoy>>;
+  const fail = (err: unknown): never => {
+    process.stderr.write(`decoy: ${(err as Error).message}\n`);
+    process.exit(2);
+  };
+  let config: Config;
   try {
     const file = (opts.config as string | undefined) ?? process.env.DECOY_CONFIG;
-    const { config } = loadConfig({ flags: flagValues(opts), env: process.env, file });
+    config = loadConfig({ flags: flagValues(opts), env: process.env, file }).config;
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err);
+    throw err;
+  }
+  // Loaded only now: `decoy serve --help` and a bad config answer without loading the
+  // servers (fastify, grpc-js, prom-client).
+  const { StartupError, startDecoy } = await import("../server.js");
+  let server: DecoyServer;
+  try {
     server = await startDecoy(config);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StartupError) {
-      process.stderr.write(`decoy: ${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof StartupError) fail(err);
     throw err;
   }
   let stopping = false;

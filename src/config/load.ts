@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { envName, kebab, type SettingSpec } from "./define.js";
 import { type Config, configSchema, defaults, SETTINGS, type SettingKey, settingEntries } from "./schema.js";
+import { type Check, compileSchema, type SchemaError } from "./validate.js";
 
 /** Where a value came from, so that error messages point at the right place. */
 export type Source = "default" | "file" | "env" | "flag" | "configure";
@@ -23,27 +23,30 @@ export function addConfigRule(rule: ConfigRule): void {
   rules.push(rule);
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
-let fullValidator: ValidateFunction | undefined;
-let patchValidator: ValidateFunction | undefined;
+// Built once per process from the settings table (see validate.ts for why not ajv).
+let fullCheck: Check | undefined;
+let patchCheck: Check | undefined;
 
-function describe(err: ErrorObject, origin: (key: string) => string): string {
-  const key =
-    err.instancePath.split("/")[1] ?? (err.params as { additionalProperty?: string }).additionalProperty ?? "";
-  const where = key ? `${kebab(key)}${origin(key)}` : "config";
-  if (err.keyword === "additionalProperties") {
-    const p = (err.params as { additionalProperty: string }).additionalProperty;
-    return `unknown setting "${p}"${origin(p)}`;
+function describe(err: SchemaError, origin: (key: string) => string): string {
+  const extra = err.params.additionalProperty as string | undefined;
+  if (err.keyword === "additionalProperties" && err.instancePath === "" && extra !== undefined) {
+    return `unknown setting "${extra}"${origin(extra)}`;
   }
-  return `${where}: ${err.message ?? "is invalid"}`;
+  const [, key = "", ...rest] = err.instancePath.split("/");
+  const where = key ? `${kebab(key)}${origin(key)}` : "config";
+  // Inside a JSON setting, say where: `reasoning-effort-tokens (from flag): /low must be >= 0`.
+  const inner = rest.length ? `/${rest.join("/")} ` : "";
+  const detail = extra !== undefined ? ` "${extra}"` : "";
+  return `${where}: ${inner}${err.message}${detail}`;
 }
 
 function check(cfg: Record<string, unknown>, partial: boolean, origin: (key: string) => string): void {
-  const v = partial
-    ? (patchValidator ??= ajv.compile(configSchema(true, true)))
-    : (fullValidator ??= ajv.compile(configSchema(false)));
-  if (!v(cfg)) {
-    const msgs = (v.errors ?? []).filter((e) => e.keyword !== "anyOf").map((e) => describe(e, origin));
+  const validate = partial
+    ? (patchCheck ??= compileSchema(configSchema(true, true)))
+    : (fullCheck ??= compileSchema(configSchema(false)));
+  const errors: SchemaError[] = [];
+  if (!validate(cfg, "", errors)) {
+    const msgs = errors.filter((e) => e.keyword !== "anyOf").map((e) => describe(e, origin));
     throw new ConfigError(`invalid configuration: ${[...new Set(msgs)].join("; ")}`);
   }
 }
@@ -121,6 +124,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
+    // yaml takes ~50 ms to load; only a --config file needs it.
+    const { parse: parseYaml } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
     doc = parseYaml(text);
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);

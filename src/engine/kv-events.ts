@@ -8,7 +8,7 @@
  * Events are batched per topic and sent when a batch is full or a second after its first
  * event (a deadline on the engine scheduler, not a timer of its own).
  */
-import { encode } from "@msgpack/msgpack";
+import { createRequire } from "node:module";
 import type { Clock } from "./clock.js";
 import type { KvEvent } from "./kv-cache.js";
 import type { Deadline, Scheduler } from "./scheduler.js";
@@ -71,11 +71,15 @@ function encodeEvent(e: KvEvent, map: boolean): unknown {
   }
 }
 
+let msgpack: typeof import("@msgpack/msgpack") | undefined;
+
 /** Encode one batch the way vLLM's msgspec encoder does (hashes as 64-bit unsigned ints). */
 export function encodeBatch(ts: number, events: KvEvent[], dpRank: number, map = false): Uint8Array {
   const evs = events.map((e) => encodeEvent(e, map));
   const batch = map ? { ts, events: evs, data_parallel_rank: dpRank } : [ts, evs, dpRank];
-  return encode(batch, { useBigInt64: true });
+  // Loaded on the first batch: a server without --enable-kvcache never needs msgpack.
+  msgpack ??= createRequire(import.meta.url)("@msgpack/msgpack") as typeof import("@msgpack/msgpack");
+  return msgpack.encode(batch, { useBigInt64: true });
 }
 
 interface Pending {

@@ -10,27 +10,59 @@ export interface Deadline {
   index: number;
 }
 
+/** A turn that comes this soon after the last tick (ms) means nothing else was waiting to run. */
+const QUIET_MS = 0.05;
+
+export interface SchedulerOptions {
+  /** Fire deadlines this close to `now` in the same tick rather than waiting for them (ms). */
+  slackMs?: number;
+  /**
+   * Finish the last stretch before a deadline with event-loop turns (and short sleeps) when
+   * the clock offers them; false keeps to whole-millisecond timers. Default true.
+   */
+  precise?: boolean;
+  /** Longest single sleep while waiting for a deadline (ms): I/O waits at most this long. */
+  sleepMs?: number;
+  onError?: (err: unknown) => void;
+}
+
 /**
  * Every simulated delay in Decoy is a deadline here: a binary min-heap driven by a single
  * clock timer. A tick fires everything that is due, so thousands of streams share one timer
  * and each callback sees the same `now`. Deadlines are absolute: a late tick does not push
  * later deadlines back, which keeps inter-token gaps from drifting.
+ *
+ * Node's timers count whole milliseconds: a timer fires anywhere in the millisecond after the
+ * one it is due in, so 5 ms gaps came out as 4.x or 5.x. With a precise clock the scheduler
+ * arms its timer to land before the deadline and covers the rest itself with event-loop turns
+ * (`setImmediate`, so I/O keeps flowing), so a deadline fires within about 0.1 ms. Spinning
+ * through turns alone would cost most of a core, so a turn that found the loop quiet (nothing
+ * else ran since the last one) sleeps up to `sleepMs` of the wait instead; a busy loop never
+ * sleeps, so waiting never holds up I/O that is already there. All of this only while a
+ * deadline is less than 2 ms away; an idle scheduler holds no timer at all.
  */
 export class Scheduler {
   private readonly heap: Deadline[] = [];
   private seq = 0;
   private timer: unknown = undefined;
-  private armedAt = Number.POSITIVE_INFINITY;
+  private turn: unknown = undefined;
+  /** Deadline the pending wake-up (timer or turn) is for. */
+  private wakeFor = Number.POSITIVE_INFINITY;
   private ticking = false;
-  /** Fire deadlines this close to `now` in the current tick rather than re-arming a timer. */
+  /** When the last tick ended, to tell a quiet loop (the next turn comes at once) from a busy one. */
+  private lastTickEnd = Number.NEGATIVE_INFINITY;
   private readonly slackMs: number;
+  private readonly precise: boolean;
+  private readonly sleepMs: number;
   private readonly onError: (err: unknown) => void;
 
   constructor(
     readonly clock: Clock,
-    options: { slackMs?: number; onError?: (err: unknown) => void } = {},
+    options: SchedulerOptions = {},
   ) {
-    this.slackMs = options.slackMs ?? 0.25;
+    this.precise = (options.precise ?? true) && clock.setTurn !== undefined && clock.clearTurn !== undefined;
+    this.slackMs = options.slackMs ?? (this.precise ? 0.05 : 0.25);
+    this.sleepMs = options.sleepMs ?? 0.2;
     this.onError =
       options.onError ??
       ((err) =>
@@ -72,40 +104,67 @@ export class Scheduler {
       this.down(i);
       this.up(last.index);
     }
-    if (this.heap.length === 0 && this.timer !== undefined) {
-      this.clock.clearTimer(this.timer);
-      this.timer = undefined;
-      this.armedAt = Number.POSITIVE_INFINITY;
-    }
+    if (this.heap.length === 0) this.disarm();
   }
 
   /** Cancel everything (used on shutdown). */
   clear(): void {
     for (const d of this.heap) d.index = -1;
     this.heap.length = 0;
+    this.disarm();
+  }
+
+  private disarm(): void {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    if (this.turn !== undefined) this.clock.clearTurn?.(this.turn);
     this.timer = undefined;
-    this.armedAt = Number.POSITIVE_INFINITY;
+    this.turn = undefined;
+    this.wakeFor = Number.POSITIVE_INFINITY;
   }
 
   private arm(): void {
     const head = this.heap[0];
     if (!head) return;
-    if (this.timer !== undefined && this.armedAt <= head.at) return;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.armedAt = head.at;
-    // Timers fire late, never early; subtracting a fraction of a millisecond lets the tick
-    // land close to the deadline and the slack window catches the rest.
-    const delay = Math.max(0, head.at - this.clock.now() - this.slackMs);
-    this.timer = this.clock.setTimer(delay, this.tick);
+    if (this.wakeFor <= head.at) return;
+    this.disarm();
+    this.wakeFor = head.at;
+    const remaining = head.at - this.clock.now();
+    if (!this.precise) {
+      // Timers fire late, never early; subtracting a fraction of a millisecond lets the tick
+      // land close to the deadline and the slack window catches the rest.
+      this.timer = this.clock.setTimer(Math.max(0, remaining - this.slackMs), this.tick);
+    } else if (remaining < 2) {
+      this.turn = (this.clock.setTurn as (fn: () => void) => unknown)(this.tick);
+    } else {
+      // A whole-millisecond delay d counted from the loop's current millisecond fires before
+      // that millisecond + d + 1, i.e. before the deadline when d = floor(remaining) - 1.
+      this.timer = this.clock.setTimer(Math.floor(remaining) - 1, this.tick);
+    }
   }
 
   private readonly tick = (): void => {
     this.timer = undefined;
-    this.armedAt = Number.POSITIVE_INFINITY;
+    this.turn = undefined;
+    this.wakeFor = Number.POSITIVE_INFINITY;
     this.ticking = true;
     try {
-      const now = this.clock.now();
+      let now = this.clock.now();
+      const first = this.heap[0];
+      if (
+        this.precise &&
+        first &&
+        this.clock.sleep &&
+        first.at - now > this.slackMs &&
+        now - this.lastTickEnd < QUIET_MS
+      ) {
+        // Early and the loop is quiet: wait out (part of) the rest here rather than spinning
+        // through turns; a longer wait continues on the next turn, after any I/O.
+        const wait = first.at - now - this.slackMs / 2;
+        if (wait < 2) {
+          this.clock.sleep(Math.min(wait, this.sleepMs));
+          now = this.clock.now();
+        }
+      }
       const limit = now + this.slackMs;
       for (;;) {
         const head = this.heap[0];
@@ -121,6 +180,7 @@ export class Scheduler {
     } finally {
       this.ticking = false;
       this.arm();
+      this.lastTickEnd = this.clock.now();
     }
   };
 

@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { ValidateFunction } from "ajv";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
@@ -22,6 +23,7 @@ export interface BuildAppOptions {
  */
 export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const cfg = ctx.config.current;
+  const pending = new Set<() => void>();
   const app = Fastify({
     logger: options.logger ?? (cfg.logLevel === "silent" ? false : { level: cfg.logLevel }),
     bodyLimit: Math.floor(cfg.maxRequestBodySizeMb * 1024 * 1024),
@@ -30,7 +32,9 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     ajv: {
       customOptions: { strict: false, removeAdditional: false, allErrors: false, coerceTypes: "array" },
     },
+    schemaController: { compilersFactory: lazyCompilers(pending) as CompilersFactory },
   });
+  pendingByApp.set(app, pending);
 
   // Every route registered on this app, whoever registers it: a test holds them to the specs.
   const served: { method: string; url: string }[] = [];
@@ -53,7 +57,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   const orphans = Object.keys(handlers).filter((id) => !declared.has(id));
   if (orphans.length) throw new Error(`handlers without an OpenAPI operation: ${orphans.join(", ")}`);
 
-  const validators = cfg.validateResponses ? responseValidators(operations) : undefined;
+  const validators = cfg.validateResponses ? await responseValidators(operations) : undefined;
 
   app.setErrorHandler((err, request, reply) => {
     const style = (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle;
@@ -85,7 +89,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
       const id = request.routeOptions.config.operationId;
       if (!id || typeof payload !== "string") return payload;
       if (!String(reply.getHeader("content-type") ?? "").includes("application/json")) return payload;
-      const v = validators.get(`${id} ${reply.statusCode}`);
+      const v = validators(`${id} ${reply.statusCode}`);
       if (!v) return payload;
       if (v(JSON.parse(payload))) return payload;
       const msg = `response of ${id} (${reply.statusCode}) violates its OpenAPI schema: ${ajvText(v)}`;
@@ -108,15 +112,96 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   return app;
 }
 
-function responseValidators(operations: Operation[]): Map<string, ValidateFunction> {
+/** Test mode: each response schema is compiled by ajv the first time a response needs it. */
+async function responseValidators(operations: Operation[]): Promise<(key: string) => ValidateFunction | undefined> {
+  // ajv itself takes ~100 ms to load; production (no --validate-responses) never needs it.
+  const { Ajv } = await import("ajv");
   const ajv = new Ajv({ strict: false, allErrors: true });
-  const out = new Map<string, ValidateFunction>();
+  const schemas = new Map<string, Record<string, unknown>>();
   for (const op of operations) {
     for (const [status, schema] of Object.entries(op.schema.response ?? {})) {
-      out.set(`${op.operationId} ${status}`, ajv.compile(schema));
+      schemas.set(`${op.operationId} ${status}`, schema);
     }
   }
-  return out;
+  const compiled = new Map<string, ValidateFunction>();
+  return (key) => {
+    let v = compiled.get(key);
+    if (!v) {
+      const schema = schemas.get(key);
+      if (!schema) return undefined;
+      v = ajv.compile(schema);
+      compiled.set(key, v);
+    }
+    return v;
+  };
+}
+
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
+type Compiler = (route: { schema: unknown }) => (...args: unknown[]) => unknown;
+type CompilerFactory = (externalSchemas: unknown, options: unknown) => Compiler;
+
+// fastify's own default compilers (ajv for requests, fast-json-stringify for responses),
+// resolved from fastify's install so they are the versions it ships with.
+const fastifyRequire = createRequire(createRequire(import.meta.url).resolve("fastify"));
+const defaultValidatorFactory = (): CompilerFactory =>
+  (fastifyRequire("@fastify/ajv-compiler") as () => CompilerFactory)();
+const defaultSerializerFactory = (): CompilerFactory =>
+  (fastifyRequire("@fastify/fast-json-stringify-compiler") as () => CompilerFactory)();
+
+const pendingByApp = new WeakMap<FastifyInstance, Set<() => void>>();
+
+/**
+ * fastify compiles every route's request validators and response serializers at ready();
+ * with ~70 operations that was about 190 ms of every start (ajv and fast-json-stringify code
+ * generation). These factories hand fastify its default compilers wrapped so that each schema
+ * is compiled on the first request that needs it, and cached. Behaviour is unchanged (same
+ * compilers, same options); only the first request of a route pays its compile time.
+ * `compilePendingSchemas` compiles the rest now (tests use it to prove every schema compiles).
+ */
+function lazyCompilers(pending: Set<() => void>): {
+  buildValidator: CompilerFactory;
+  buildSerializer: CompilerFactory;
+} {
+  const lazily = (makeFactory: () => CompilerFactory, validator: boolean): CompilerFactory => {
+    return (externalSchemas, options) => {
+      let compiler: Compiler | undefined;
+      return (route) => {
+        let fn: ((...args: unknown[]) => unknown) | undefined;
+        const compile = () => {
+          pending.delete(compile);
+          compiler ??= makeFactory()(externalSchemas, options);
+          fn = compiler(route);
+          return fn;
+        };
+        pending.add(compile);
+        if (!validator) return (data: unknown) => (fn ?? compile())(data);
+        const validate = (data: unknown, dataCxt?: unknown): unknown => {
+          const v = (fn ?? compile()) as ((d: unknown, c?: unknown) => unknown) & { errors?: unknown };
+          const ok = v(data, dataCxt);
+          validate.errors = v.errors;
+          return ok;
+        };
+        validate.errors = null as unknown;
+        // fastify passes the parent object to validators that have a schemaEnv (ajv's), so
+        // type coercion can replace a root value; keep that for the wrapped ajv function.
+        validate.schemaEnv = true;
+        return validate;
+      };
+    };
+  };
+  return {
+    buildValidator: lazily(defaultValidatorFactory, true),
+    buildSerializer: lazily(defaultSerializerFactory, false),
+  };
+}
+
+/** Compile every schema not compiled yet (after ready()); returns how many were compiled. */
+export function compilePendingSchemas(app: FastifyInstance): number {
+  const pending = pendingByApp.get(app);
+  if (!pending) return 0;
+  const all = [...pending];
+  for (const compile of all) compile();
+  return all.length;
 }
 
 function ajvText(v: ValidateFunction): string {

@@ -108,4 +108,129 @@ describe("scheduler on a fake clock", () => {
     assert.ok(late > -0.5, `fired ${late} ms early`);
     assert.ok(late < 50, `fired ${late} ms late`);
   });
+
+  it("on the real clock, fractional deadlines fire neither early nor on whole milliseconds", async () => {
+    const { RealClock } = await import("../../src/engine/clock.js");
+    const clock = new RealClock();
+    const s = new Scheduler(clock);
+    const late: number[] = [];
+    await new Promise<void>((resolve) => {
+      let next = clock.now() + 3.3;
+      const fire = () => {
+        late.push(clock.now() - next);
+        next += 3.3;
+        if (late.length < 30) s.at(next, fire);
+        else resolve();
+      };
+      s.at(next, fire);
+    });
+    late.sort((a, b) => a - b);
+    assert.ok((late[0] as number) >= -0.06, `earliest ${late[0]} ms`);
+    // Generous for shared CI machines: whole-ms timers alone put the median near 0.5 ms late.
+    assert.ok((late[15] as number) < 0.3, `median ${late[15]} ms late`);
+  });
+});
+
+describe("precise deadlines on whole-millisecond timers", () => {
+  /** Node's timers, at their latest: a delay counts whole ms from the current one and wakes at its end. */
+  const nodeLike = (opts: { turnMs?: number; sleep?: boolean; wakePhaseMs?: number } = {}) =>
+    new FakeClock(0, undefined, { wholeMsTimers: true, turnMs: 0.01, sleep: true, ...opts });
+
+  /** One stream: deadlines every `itl` ms from `start`; returns how late (ms) each one fired. */
+  function stream(s: Scheduler, clock: FakeClock, start: number, itl: number, n: number): number[] {
+    const late: number[] = [];
+    let next = start;
+    const fire = () => {
+      late.push(clock.now() - next);
+      next += itl;
+      if (late.length < n) s.at(next, fire);
+    };
+    s.at(next, fire);
+    return late;
+  }
+
+  it("whole-millisecond timers alone fire up to a millisecond late", () => {
+    const clock = new FakeClock(0, undefined, { wholeMsTimers: true });
+    const s = new Scheduler(clock, { slackMs: 0 });
+    const late = stream(s, clock, 5.3, 5, 100);
+    clock.advance(600);
+    assert.equal(late.length, 100);
+    assert.ok(Math.max(...late) > 0.9, `latest ${Math.max(...late)}`);
+  });
+
+  it("with event-loop turns and sleeps, each deadline fires within 0.1 ms", () => {
+    for (const wakePhaseMs of [0, 0.5, 0.999]) {
+      const clock = nodeLike({ wakePhaseMs });
+      const s = new Scheduler(clock);
+      const late = stream(s, clock, 5.3, 5, 100);
+      clock.advance(600);
+      assert.equal(late.length, 100);
+      for (const l of late) assert.ok(l >= -0.05 && l <= 0.1, `fired ${l} ms off (wake phase ${wakePhaseMs})`);
+    }
+  });
+
+  it("the timer does the long wait; turns and sleeps only cover the last two milliseconds", () => {
+    const clock = nodeLike();
+    const s = new Scheduler(clock);
+    stream(s, clock, 50.3, 50, 10);
+    clock.advance(600);
+    // Per deadline: one timer, then a turn or two and at most ten 0.2 ms sleeps.
+    assert.ok(clock.stats.timers <= 10, `timers ${clock.stats.timers}`);
+    assert.ok(clock.stats.turns <= 10 * 12, `turns ${clock.stats.turns}`);
+    assert.ok(clock.stats.sleptMs <= 10 * 2, `slept ${clock.stats.sleptMs} ms`);
+    // Idle again: nothing armed.
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
+  it("a busy event loop is never put to sleep; it takes turns instead and stays precise", () => {
+    // Every turn takes 0.08 ms: other work (I/O) runs between the scheduler's turns.
+    const clock = nodeLike({ turnMs: 0.08 });
+    const s = new Scheduler(clock);
+    const late = stream(s, clock, 5.3, 5, 50);
+    clock.advance(300);
+    assert.equal(clock.stats.sleeps, 0);
+    assert.ok(clock.stats.turns > 0);
+    for (const l of late) assert.ok(l >= -0.05 && l <= 0.1, `fired ${l} ms off`);
+  });
+
+  it("a sleep never exceeds sleepMs, so I/O waits at most that long", () => {
+    const clock = nodeLike();
+    const sleeps: number[] = [];
+    const sleep = clock.sleep as (ms: number) => void;
+    clock.sleep = (ms) => {
+      sleeps.push(ms);
+      sleep(ms);
+    };
+    const s = new Scheduler(clock, { sleepMs: 0.2 });
+    stream(s, clock, 7.9, 3.3, 30);
+    clock.advance(200);
+    assert.ok(sleeps.length > 0);
+    assert.ok(Math.max(...sleeps) <= 0.2 + 1e-9);
+  });
+
+  it("precise: false keeps to timers, and cancelling the last deadline releases the turn", () => {
+    const clock = nodeLike();
+    const coarse = new Scheduler(clock, { precise: false });
+    stream(coarse, clock, 5.3, 5, 10);
+    clock.advance(100);
+    assert.equal(clock.stats.turns, 0);
+
+    const s = new Scheduler(clock);
+    const d = s.at(clock.now() + 0.5, () => assert.fail("cancelled deadline fired"));
+    assert.equal(clock.pendingTimers(), 1);
+    s.cancel(d);
+    assert.equal(clock.pendingTimers(), 0);
+    clock.advance(10);
+  });
+
+  it("deadlines fired together still see one now, and none fires more than the slack early", () => {
+    const clock = nodeLike();
+    const s = new Scheduler(clock, { slackMs: 0.05 });
+    const seen: [number, number][] = [];
+    for (const at of [3.2, 3.22, 3.24, 3.4, 9.99]) s.at(at, (now) => seen.push([at, now]));
+    clock.advance(20);
+    assert.equal(seen.length, 5);
+    for (const [at, now] of seen) assert.ok(now >= at - 0.05 && now <= at + 0.1, `${at} fired at ${now}`);
+    assert.equal(seen[0]?.[1], seen[1]?.[1], "3.2 and 3.22 share a tick");
+  });
 });

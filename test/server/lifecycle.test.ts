@@ -1,7 +1,38 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runCliToEnd, startCliServer } from "../helpers/cli.js";
+
+/** Start a slow stream (100 ms per token); once its first chunk arrived, `rest` is the whole body. */
+async function slowStream(httpUrl: string): Promise<{ rest: Promise<string> }> {
+  const res = await fetch(`${httpUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "decoy-llm",
+      messages: [{ role: "user", content: "take your time" }],
+      max_tokens: 50,
+      ignore_eos: true,
+      stream: true,
+    }),
+  });
+  assert.equal(res.status, 200);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const first = await reader.read();
+  const decoder = new TextDecoder();
+  const rest = (async () => {
+    let body = first.value ? decoder.decode(first.value, { stream: true }) : "";
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+      if (chunk.done) return body;
+      body += decoder.decode(chunk.value, { stream: true });
+    }
+  })();
+  return { rest };
+}
 
 function occupyPort(): Promise<{ port: number; close: () => void }> {
   return new Promise((resolve) => {
@@ -73,6 +104,49 @@ describe("decoy serve process", () => {
     const r = await runCliToEnd(["serve", "--port", "0", "--grpc-port", "0"], { DECOY_SHUTDOWN_TIMEOUT_MS: "-5" });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^decoy: invalid configuration: shutdown-timeout-ms \(from env\): must be >= 0\n$/);
+  });
+
+  it("SIGTERM past --shutdown-timeout-ms cancels the stream with an error event and still exits 0", async () => {
+    const s = await startCliServer(["--ttft", "0", "--itl", "100", "--shutdown-timeout-ms", "300"]);
+    try {
+      const stream = await slowStream(s.httpUrl);
+      const t = Date.now();
+      s.proc.kill("SIGTERM");
+      const text = await stream.rest;
+      assert.equal(await s.exited, 0);
+      const took = Date.now() - t;
+      assert.ok(took >= 250 && took < 4000, `stopped after ${took} ms`);
+      assert.match(text, /"message":"The server shut down before the request finished\."/);
+      assert.match(text, /data: \[DONE\]\n\n$/);
+      assert.match(s.stdout(), /stopped \(1 cancelled at the deadline\)/);
+    } finally {
+      s.proc.kill("SIGKILL");
+    }
+  });
+
+  it("a second signal while draining exits at once with a non-zero status", async () => {
+    const s = await startCliServer(["--ttft", "0", "--itl", "100", "--shutdown-timeout-ms", "30000"]);
+    try {
+      const stream = await slowStream(s.httpUrl);
+      s.proc.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+      s.proc.kill("SIGINT");
+      assert.equal(await s.exited, 1);
+      assert.match(s.stderr(), /SIGINT again, exiting now/);
+      await stream.rest;
+    } finally {
+      s.proc.kill("SIGKILL");
+    }
+  });
+
+  it("a bad value in the --config file fails at startup with one line naming the key and the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decoy-life-"));
+    const file = join(dir, "decoy.yaml");
+    writeFileSync(file, "port: 0\ngrpc-port: 0\nmax-num-seqs: 0\n");
+    const r = await runCliToEnd(["serve", "--config", file]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, "decoy: invalid configuration: max-num-seqs (from file): must be >= 1\n");
+    assert.equal(r.stdout, "");
   });
 
   it("--help lists every flag with its default", async () => {
