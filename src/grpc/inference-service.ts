@@ -1,4 +1,4 @@
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { Metadata, ServerDuplexStream } from "@grpc/grpc-js";
 import type {
   GRPCInferenceServiceServer,
   ModelInferRequest,
@@ -9,16 +9,19 @@ import type {
 import { ModelConfig } from "../../gen/proto/inference/model_config.js";
 import type { AppContext } from "../context.js";
 import { DecoyError, toDecoyError } from "../engine/errors.js";
+import { CallSignal } from "../engine/models/call-signal.js";
 import { SERVER_EXTENSIONS } from "../engine/models/extensions.js";
 import type { ModelStatsSnapshot } from "../engine/models/statistics.js";
 import { modelMetadata } from "../engine/models/types.js";
+import { forcedFor } from "./faults.js";
 import { unary } from "./status.js";
 import { inferInputFromProto, inferResponseToProto, paramFromProto } from "./tensors.js";
 
 export { SERVER_EXTENSIONS };
 
-type Call = { cancelled: boolean; on(event: "cancelled", cb: () => void): unknown };
+type Call = { cancelled: boolean; metadata?: Metadata; on(event: "cancelled", cb: () => void): unknown };
 
+/** Built only when a call really is cancelled: a DecoyError captures a stack. */
 const cancelled = (what: string) => new DecoyError("CANCELLED", `${what}: the client cancelled the call`);
 
 function statsToProto(s: ModelStatsSnapshot): ModelStatistics {
@@ -70,17 +73,24 @@ function statsToProto(s: ModelStatsSnapshot): ModelStatistics {
  */
 export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceServer> {
   const models = ctx.models;
+  /** A unary KServe method: `X-Decoy-Return-Error` metadata fails it before it runs. */
+  const kserve = <Req, Res>(fn: (req: Req, call: Call) => Res | Promise<Res>) =>
+    unary((req: Req, call: Call) => {
+      const forced = forcedFor(ctx, call.metadata, req as { modelName?: unknown; name?: unknown });
+      if (forced) throw forced;
+      return fn(req, call);
+    });
 
   return {
-    serverLive: unary(() => ({ live: ctx.engine.live })),
-    serverReady: unary(() => ({ ready: ctx.engine.ready })),
-    serverMetadata: unary(() => ({ name: "decoy", version: ctx.version, extensions: [...SERVER_EXTENSIONS] })),
-    modelReady: unary((req) => ({ ready: ctx.engine.ready && models.isReady(req.name, req.version) })),
-    modelMetadata: unary((req) => modelMetadata(models.get(req.name, req.version))),
-    modelConfig: unary((req) => ({ config: ModelConfig.fromJSON(models.get(req.name, req.version).config()) })),
-    modelStatistics: unary((req) => ({ modelStats: models.statistics(req.name, req.version).map(statsToProto) })),
-    repositoryIndex: unary((req) => ({ models: models.index(req.ready) })),
-    repositoryModelLoad: unary((req) => {
+    serverLive: kserve(() => ({ live: ctx.engine.live })),
+    serverReady: kserve(() => ({ ready: ctx.engine.ready })),
+    serverMetadata: kserve(() => ({ name: "decoy", version: ctx.version, extensions: [...SERVER_EXTENSIONS] })),
+    modelReady: kserve((req) => ({ ready: ctx.engine.ready && models.isReady(req.name, req.version) })),
+    modelMetadata: kserve((req) => modelMetadata(models.get(req.name, req.version))),
+    modelConfig: kserve((req) => ({ config: ModelConfig.fromJSON(models.get(req.name, req.version).config()) })),
+    modelStatistics: kserve((req) => ({ modelStats: models.statistics(req.name, req.version).map(statsToProto) })),
+    repositoryIndex: kserve((req) => ({ models: models.index(req.ready) })),
+    repositoryModelLoad: kserve((req) => {
       const params: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(req.parameters)) {
         const c = v.parameterChoice;
@@ -89,28 +99,35 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
       models.load(req.modelName, params);
       return {};
     }),
-    repositoryModelUnload: unary((req) => {
+    repositoryModelUnload: kserve((req) => {
       models.unload(req.modelName);
       return {};
     }),
 
-    modelInfer: unary((req: ModelInferRequest, call: Call) => {
-      const ac = new AbortController();
+    modelInfer: kserve((req: ModelInferRequest, call: Call) => {
+      const ac = new CallSignal();
+      let settled = false;
       const release = ctx.engine.begin((reason) => ac.abort(reason));
-      call.on("cancelled", () => ac.abort(cancelled("ModelInfer")));
+      // grpc-js emits `cancelled` whenever the stream closes, also after a normal reply.
+      call.on("cancelled", () => {
+        if (!settled) ac.abort(cancelled("ModelInfer"));
+      });
       let input: ReturnType<typeof inferInputFromProto>;
       try {
         input = inferInputFromProto(req, ac.signal);
       } catch (err) {
+        settled = true;
         release();
         throw err;
       }
       return models.infer(req.modelName, req.modelVersion, input).then(
         (out) => {
+          settled = true;
           release();
           return inferResponseToProto(out, req);
         },
         (err: unknown) => {
+          settled = true;
           release();
           throw err;
         },
@@ -118,7 +135,7 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
     }),
 
     modelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>) => {
-      const active = new Set<AbortController>();
+      const active = new Set<CallSignal>();
       let inflight = 0;
       let ended = false;
       let closed = false;
@@ -159,7 +176,7 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
               rawOutputContents: [],
             },
           });
-        const ac = new AbortController();
+        const ac = new CallSignal();
         let release: () => void;
         try {
           // Counted per request so SIGTERM drains it; the drain deadline aborts it.

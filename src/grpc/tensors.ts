@@ -57,8 +57,8 @@ export function paramFromProto(p: InferParameter | undefined): ParamValue | unde
 
 export function paramsFromProto(map: { [key: string]: InferParameter } | undefined): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};
-  for (const [k, v] of Object.entries(map ?? {})) {
-    const value = paramFromProto(v);
+  for (const k in map) {
+    const value = paramFromProto(map[k]);
     if (value !== undefined) out[k] = value;
   }
   return out;
@@ -73,13 +73,32 @@ export function paramToProto(v: ParamValue): InferParameter {
 
 export function paramsToProto(params: Record<string, ParamValue>): { [key: string]: InferParameter } {
   const out: { [key: string]: InferParameter } = {};
-  for (const [k, v] of Object.entries(params)) out[k] = paramToProto(v);
+  for (const k in params) out[k] = paramToProto(params[k] as ParamValue);
   return out;
 }
 
-function populatedFields(c: InferTensorContents | undefined): ContentsField[] {
-  if (!c) return [];
-  return (Object.keys(SNAKE) as ContentsField[]).filter((f) => (c[f] as unknown[] | undefined)?.length);
+const CONTENTS_FIELDS = Object.keys(SNAKE) as ContentsField[];
+
+/** Whether any typed-contents field is populated, and the first populated one other than `except`. */
+function populated(
+  c: InferTensorContents | undefined,
+  except: ContentsField | undefined,
+): { any: boolean; other: ContentsField | undefined } {
+  let any = false;
+  let other: ContentsField | undefined;
+  if (c) {
+    for (const f of CONTENTS_FIELDS) {
+      if (!(c[f] as unknown[] | undefined)?.length) continue;
+      any = true;
+      if (f !== except && other === undefined) other = f;
+    }
+  }
+  return { any, other };
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** ModelInferRequest → engine request. Contents counts are checked here; byte sizes by the engine. */
@@ -98,23 +117,23 @@ export function inferInputFromProto(req: ModelInferRequest, signal: AbortSignal)
         t.name,
       );
     }
-    const shape = t.shape.map(Number);
-    const fields = populatedFields(t.contents);
+    const shape = t.shape;
+    const field = FIELD[t.datatype];
+    const fields = populated(t.contents, field);
     let data: Buffer;
     if (raw.length > 0) {
-      if (fields.length) {
+      if (fields.any) {
         throw invalid(`${what} has both contents and raw_input_contents; use one or the other`, t.name);
       }
       data = raw[i] as Buffer;
     } else {
-      const field = FIELD[t.datatype];
       if (!field) {
         throw invalid(
           `${what} is ${t.datatype}, which has no typed contents field; send it in raw_input_contents`,
           t.name,
         );
       }
-      const wrong = fields.find((f) => f !== field);
+      const wrong = fields.other;
       if (wrong) {
         throw invalid(
           `${what} is ${t.datatype} and must carry its data in ${SNAKE[field]}, not ${SNAKE[wrong]}`,
@@ -131,33 +150,34 @@ export function inferInputFromProto(req: ModelInferRequest, signal: AbortSignal)
       }
       data = valuesToRaw(t.datatype, values, what);
     }
-    const params = paramsFromProto(t.parameters);
-    return {
-      name: t.name,
-      datatype: t.datatype,
-      shape,
-      data,
-      ...(Object.keys(params).length ? { parameters: params } : {}),
-    };
+    const tensor: Tensor = { name: t.name, datatype: t.datatype, shape, data };
+    if (hasKeys(t.parameters)) {
+      const params = paramsFromProto(t.parameters);
+      if (hasKeys(params)) tensor.parameters = params;
+    }
+    return tensor;
   });
-  const outputParameters: Record<string, Record<string, ParamValue>> = {};
+  let outputParameters: Record<string, Record<string, ParamValue>> | undefined;
   for (const o of req.outputs) {
+    if (!hasKeys(o.parameters)) continue;
     const p = paramsFromProto(o.parameters);
-    if (Object.keys(p).length) outputParameters[o.name] = p;
+    if (hasKeys(p)) (outputParameters ??= {})[o.name] = p;
   }
-  return {
+  const input: InferInput = {
     id: req.id,
     version: req.modelVersion,
     inputs,
     requestedOutputs: req.outputs.length ? req.outputs.map((o) => o.name) : undefined,
     parameters: paramsFromProto(req.parameters),
-    outputParameters,
     signal,
   };
+  if (outputParameters) input.outputParameters = outputParameters;
+  return input;
 }
 
 /** Whether the request asked for an output as typed contents (`binary_data: false`). */
 function wantsTyped(req: ModelInferRequest, name: string): boolean {
+  if (req.outputs.length === 0) return false;
   const o = req.outputs.find((x) => x.name === name);
   return paramFromProto(o?.parameters?.binary_data) === false;
 }

@@ -167,17 +167,90 @@ describe("KServe v2 gRPC through buf curl and server reflection", () => {
   });
 
   it("bad requests come back with their status code and message", async () => {
-    const [unknown, badSize] = await Promise.all([
-      bufCurl(addr, "ModelInfer", { ...inferJson(meta.get("resnet")!, 1, "x"), model_name: "nope" }),
-      bufCurl(addr, "ModelInfer", {
-        ...inferJson(meta.get("resnet")!, 1, "x"),
-        raw_input_contents: [Buffer.alloc(12).toString("base64")],
-      }),
-    ]);
-    assert.notEqual(unknown.code, 0);
-    assert.match(unknown.stderr, /not_found/i);
-    assert.match(unknown.stderr, /'nope' is not found/);
-    assert.match(badSize.stderr, /invalid_argument/i);
-    assert.match(badSize.stderr, /12 bytes of data, expected 602112/);
+    const resnet = () => inferJson(meta.get("resnet")!, 1, "x");
+    const bert = () => inferJson(meta.get("bert")!, 17, "x");
+    const cases: [string, Record<string, unknown>, RegExp, RegExp][] = [
+      ["unknown model", { ...resnet(), model_name: "nope" }, /not_found/i, /'nope' is not found/],
+      ["unknown version", { ...resnet(), model_version: "3" }, /not_found/i, /'resnet' version 3 is not found/],
+      [
+        "raw byte size",
+        { ...resnet(), raw_input_contents: [Buffer.alloc(12).toString("base64")] },
+        /invalid_argument/i,
+        /12 bytes of data, expected 602112/,
+      ],
+      [
+        "wrong input name",
+        { ...resnet(), inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 3, 224, 224] }] },
+        /invalid_argument/i,
+        /unexpected inference input 'pixels'/,
+      ],
+      [
+        "missing input",
+        (() => {
+          const b = inferJson(meta.get("bert")!, 1, "x");
+          return { ...b, inputs: b.inputs.slice(0, 2), raw_input_contents: b.raw_input_contents.slice(0, 2) };
+        })(),
+        /invalid_argument/i,
+        /input 'token_type_ids' \(INT64 \[-1,384\]\).*missing/,
+      ],
+      [
+        "wrong datatype",
+        {
+          ...resnet(),
+          inputs: [{ name: "input", datatype: "FP16", shape: [1, 3, 224, 224] }],
+          raw_input_contents: [Buffer.alloc(3 * 224 * 224 * 2).toString("base64")],
+        },
+        /invalid_argument/i,
+        /datatype FP16, expected FP32/,
+      ],
+      [
+        "wrong shape",
+        {
+          ...resnet(),
+          inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 225] }],
+          raw_input_contents: [Buffer.alloc(3 * 224 * 225 * 4).toString("base64")],
+        },
+        /invalid_argument/i,
+        /shape \[1,3,224,225\], expected \[-1,3,224,224\]/,
+      ],
+      [
+        "contents count",
+        {
+          ...resnet(),
+          inputs: [
+            { name: "input", datatype: "FP32", shape: [1, 3, 224, 224], contents: { fp32_contents: [1, 2, 3] } },
+          ],
+          raw_input_contents: [],
+        },
+        /invalid_argument/i,
+        /3 elements in fp32_contents, expected 150528/,
+      ],
+      ["batch above max", bert(), /invalid_argument/i, /batch size 17, expected 1 to 16/],
+      [
+        "unknown output",
+        { ...resnet(), outputs: [{ name: "probs" }] },
+        /invalid_argument/i,
+        /unexpected inference output 'probs'/,
+      ],
+    ];
+    const results = await Promise.all(cases.map(([, msg]) => bufCurl(addr, "ModelInfer", msg)));
+    cases.forEach(([what, , code, message], i) => {
+      const r = results[i] as BufResult;
+      assert.notEqual(r.code, 0, what);
+      assert.match(r.stderr, code, what);
+      assert.match(r.stderr, message, what);
+    });
+  });
+
+  it("an oversized message is RESOURCE_EXHAUSTED and the server keeps serving", async () => {
+    const small = await startTestServer({ grpcMaxMessageSizeMb: 0.5, modelLatencyMs: 0 });
+    try {
+      const big = await bufCurl(small.grpcAddress, "ModelInfer", inferJson(meta.get("resnet")!, 1, "big"));
+      assert.notEqual(big.code, 0);
+      assert.match(big.stderr, /resource_exhausted/i);
+      assert.deepEqual(ok(await bufCurl(small.grpcAddress, "ServerLive", {})), { live: true });
+    } finally {
+      await small.close();
+    }
   });
 });

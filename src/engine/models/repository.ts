@@ -154,6 +154,13 @@ export class ModelRepository {
 
   /** A loaded model and version; NOT_FOUND for unknown names, unloaded models and unknown versions. */
   get(name: string, version = ""): ServedModel {
+    const e = this.loaded(name);
+    this.resolveVersion(e.model, version);
+    return e.model;
+  }
+
+  /** The entry of a loaded model; NOT_FOUND for unknown names and unloaded models. */
+  private loaded(name: string): Entry {
     const e = this.entry(name);
     if (e.state !== "READY") {
       throw new DecoyError(
@@ -162,8 +169,7 @@ export class ModelRepository {
         { param: "model" },
       );
     }
-    this.resolveVersion(e.model, version);
-    return e.model;
+    return e;
   }
 
   /** Readiness of a model version; NOT_FOUND only when the name was never registered. */
@@ -250,8 +256,8 @@ export class ModelRepository {
 
   /** Unary inference through the repository: validation, statistics and telemetry included. */
   async infer(name: string, version: string, req: InferInput): Promise<InferOutput> {
-    const model = this.get(name, version);
-    const e = this.entry(name);
+    const e = this.loaded(name);
+    const model = e.model;
     const ver = this.resolveVersion(model, version);
     const stats = this.statsFor(e, ver);
     const start = this.engine.clock.now();
@@ -283,13 +289,13 @@ export class ModelRepository {
     req: InferInput,
     emit: (res: InferOutput, final: boolean) => void,
   ): Promise<void> {
-    const model = this.get(name, version);
+    const e = this.loaded(name);
+    const model = e.model;
+    const ver = this.resolveVersion(model, version);
     if (!model.decoupled || !model.stream) {
       emit(await this.infer(name, version, req), true);
       return;
     }
-    const e = this.entry(name);
-    const ver = this.resolveVersion(model, version);
     const stats = this.statsFor(e, ver);
     const clock = this.engine.clock;
     const start = clock.now();
@@ -319,7 +325,7 @@ export class ModelRepository {
   private postProcess(model: ServedModel, req: InferInput, out: InferOutput, version: string): InferOutput {
     const params = req.outputParameters;
     let outputs = out.outputs;
-    if (params) {
+    if (params && hasKeys(params)) {
       outputs = outputs.map((t) => {
         const k = params[t.name]?.classification as ParamValue | undefined;
         if (k === undefined || k === false || k === 0) return t;
@@ -331,13 +337,8 @@ export class ModelRepository {
 
   private succeeded(stats: ModelVersionStats, start: number, timing: InferTiming | undefined, batch: number): void {
     const totalMs = this.engine.clock.now() - start;
-    const t: InferTiming = timing ?? {
-      queueMs: 0,
-      computeInputMs: 0,
-      computeInferMs: totalMs,
-      computeOutputMs: 0,
-      batchSize: batch,
-    };
+    // Without a breakdown the whole request counts as compute_infer.
+    const t: InferTiming = timing ?? untimed(totalMs, batch);
     stats.success(this.engine.clock.wallNow(), totalMs, t);
     if (this.engine.events.active) {
       this.engine.events.tensorInfer({
@@ -372,6 +373,19 @@ export class ModelRepository {
       });
     }
   }
+}
+
+/** A scratch breakdown for models that report none: filled per call, read at once, never kept. */
+const UNTIMED: InferTiming = { queueMs: 0, computeInputMs: 0, computeInferMs: 0, computeOutputMs: 0, batchSize: 1 };
+function untimed(totalMs: number, batch: number): InferTiming {
+  UNTIMED.computeInferMs = totalMs;
+  UNTIMED.batchSize = batch;
+  return UNTIMED;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 function latest(versions: readonly string[]): string {

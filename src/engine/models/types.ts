@@ -55,7 +55,11 @@ export interface InferInput {
    * `classification`). Optional; transports fill it when the protocol carries them.
    */
   outputParameters?: Record<string, Record<string, ParamValue>>;
-  /** Aborted when the client goes away; implementations release slots and timers at once. */
+  /**
+   * Aborted when the client goes away; implementations release slots and timers at once.
+   * Use only `aborted`, `reason`, `throwIfAborted` and add/removeEventListener("abort"):
+   * the gRPC transport passes a cheaper look-alike (`CallSignal`), not a platform signal.
+   */
   signal: AbortSignal;
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
+import { CallSignal } from "../../engine/models/call-signal.js";
 import { SERVER_EXTENSIONS } from "../../engine/models/extensions.js";
 import type { DurationStat, ModelStatsSnapshot } from "../../engine/models/statistics.js";
 import { modelMetadata } from "../../engine/models/types.js";
@@ -95,7 +96,7 @@ export function kserveHandlers(ctx: AppContext): OperationHandlers {
 
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { model, version = "" } = params(req);
-    const ac = new AbortController();
+    const ac = new CallSignal();
     // A client that goes away releases the model instance and the scheduler deadline at once.
     reply.raw.once("close", () => {
       if (!reply.raw.writableFinished) ac.abort(new DecoyError("CANCELLED", "the client closed the connection"));
