@@ -76,7 +76,7 @@ export interface DecoyProcess extends Started {
 export interface DecoyStart {
   flags?: string[];
   /** Run under `node --cpu-prof`, the profile named after this label. */
-  profile?: string;
+  profile?: string | undefined;
   cpu?: number;
   timeoutMs?: number;
 }

@@ -15,7 +15,7 @@ export interface MetricSpec {
   id: string;
   label: string;
   unit: string;
-  target?: Target;
+  target?: Target | undefined;
 }
 
 export interface MetricRecord extends MetricSpec {
@@ -30,7 +30,7 @@ export interface ScenarioResult {
   metrics: MetricRecord[];
   notes: string[];
   /** Why the Decoy side could not run (the baseline figures are still reported). */
-  decoySkipped?: string;
+  decoySkipped?: string | undefined;
   /** Why the whole scenario could not run. */
   error?: string;
   seconds: number;

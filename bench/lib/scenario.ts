@@ -13,8 +13,8 @@ export interface BenchOptions {
   durationS: number;
   quick: boolean;
   cpuProf: boolean;
-  model?: string;
-  textModel?: string;
+  model?: string | undefined;
+  textModel?: string | undefined;
 }
 
 export interface BenchContext extends BenchOptions {
@@ -22,7 +22,7 @@ export interface BenchContext extends BenchOptions {
 }
 
 export interface ScenarioOutcome {
-  decoySkipped?: string;
+  decoySkipped?: string | undefined;
 }
 
 export interface Scenario {
@@ -49,7 +49,7 @@ export type BaselineProcess = Started & { port: number };
 export interface DecoyStartResult {
   /** Undefined when this build of Decoy does not start; `reason` says why. */
   decoy?: DecoyProcess;
-  reason?: string;
+  reason?: string | undefined;
   /** Latency settings this build has no flag for. */
   missing: string[];
   stop(): Promise<void>;
@@ -85,7 +85,7 @@ export function writeTmp(name: string, data: string | Buffer): string {
 export interface Capture {
   ok: boolean;
   status: number;
-  reason?: string;
+  reason?: string | undefined;
   body: string;
   headers: Record<string, string>;
 }
@@ -121,7 +121,7 @@ export async function captureStream(
   decoy: DecoyProcess | undefined,
   model: string,
   tokens: number,
-): Promise<{ sample: SseSample; decoyReason?: string }> {
+): Promise<{ sample: SseSample; decoyReason?: string | undefined }> {
   const synthetic = () =>
     splitSse(syntheticSse(model, tokens), { "content-type": "text/event-stream", "cache-control": "no-cache" });
   if (!decoy) return { sample: synthetic(), decoyReason: "Decoy did not start" };

@@ -21,7 +21,7 @@ export interface HttpRequestOptions {
    * When given, the body of a 2xx response is handed over chunk by chunk as it arrives instead
    * of being collected; error bodies are always collected so they can be reported.
    */
-  onChunk?: (chunk: Buffer, at: number) => void;
+  onChunk?: ((chunk: Buffer, at: number) => void) | undefined;
 }
 
 export interface HttpResponse {

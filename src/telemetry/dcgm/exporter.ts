@@ -34,7 +34,7 @@ export interface DcgmExporterOptions {
   /** Value of the hostname label; empty string omits the label like dcgm-exporter's --no-hostname. */
   hostname: string;
   /** Same seed + same clock steps + same load samples give byte-identical scrapes. */
-  seed?: number | string;
+  seed?: number | string | undefined;
   /** dcgm-exporter up to 4.5.x prints `Hostname`; later builds print `hostname`. */
   hostnameLabel: HostnameLabel;
   driverVersion?: string;
