@@ -33,6 +33,8 @@ export const SSE_DONE = "data: [DONE]\n\n";
 export class SseStream {
   private open = false;
   private ended = false;
+  /** Something went out after the header (which then went with it). */
+  private wrote = false;
   private readonly closeHandlers: (() => void)[] = [];
 
   constructor(private readonly reply: FastifyReply) {
@@ -58,9 +60,14 @@ export class SseStream {
     headers.connection = "keep-alive";
     headers["x-accel-buffering"] = "no";
     this.reply.raw.writeHead(200, headers);
-    // headers go out at once so clients see the stream open before the first token
-    this.reply.raw.flushHeaders();
+    // The header goes out in this turn so clients see the stream open before the first token;
+    // when that token is due at once (TTFT 0) it is written first and the header rides along.
+    queueMicrotask(this.flushHeader);
   }
+
+  private readonly flushHeader = (): void => {
+    if (!this.wrote && !this.ended && !this.reply.raw.destroyed) this.reply.raw.flushHeaders();
+  };
 
   /** Whether the client is gone or the stream was ended. */
   get closed(): boolean {
@@ -74,12 +81,14 @@ export class SseStream {
 
   write(text: string): void {
     if (this.closed || text === "") return;
+    this.wrote = true;
     this.reply.raw.write(text);
   }
 
   end(last = ""): void {
     if (this.ended) return;
     this.ended = true;
+    this.wrote = true;
     if (this.reply.raw.destroyed) return;
     if (last !== "") this.reply.raw.end(last);
     else this.reply.raw.end();

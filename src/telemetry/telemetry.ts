@@ -142,8 +142,9 @@ export class Telemetry {
     return {
       llmQueued: (m) => {
         this.eventTick();
-        t.llmQueued(label(m));
-        v.ensureModel(label(m));
+        const l = label(m);
+        t.llmQueued(l);
+        v.ensureModel(l);
       },
       llmStarted: (m) => {
         this.eventTick();
@@ -156,15 +157,17 @@ export class Telemetry {
       },
       llmFinished: (r: LlmRequestRecord) => {
         this.eventTick();
-        const rec = { ...r, model: label(r.model) };
+        const model = label(r.model);
+        const rec = model === r.model ? r : { ...r, model };
         t.llmFinished(rec);
         v.finished(rec);
       },
       llmIteration: (m, tokens) => v.iteration(label(m), tokens),
       llmPreempted: (m) => {
         this.eventTick();
-        t.llmPreempted(label(m));
-        v.preempted(label(m));
+        const l = label(m);
+        t.llmPreempted(l);
+        v.preempted(l);
       },
       tensorInfer: (r: TensorInferRecord) => {
         this.eventTick();

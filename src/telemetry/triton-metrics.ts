@@ -1,6 +1,7 @@
 import { cpus, freemem, totalmem } from "node:os";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { TensorInferRecord } from "../engine/events.js";
+import { type CounterChild, CounterFamily } from "./accumulators.js";
 import type { Family } from "./exposition.js";
 
 /**
@@ -34,21 +35,32 @@ export interface TritonState {
 /** Triton's default pinned memory pool (`--pinned-memory-pool-byte-size`, 256 MiB). */
 const PINNED_POOL_BYTES = 268435456;
 
+interface ModelSeries {
+  success: CounterChild;
+  inferenceCount: CounterChild;
+  execCount: CounterChild;
+  durations: Array<[CounterChild, (r: TensorInferRecord) => number]>;
+  failure: Map<string, CounterChild>;
+}
+
 export class TritonMetrics {
   readonly registry = new Registry();
-  private readonly known = new Set<string>();
-  private readonly success: Counter<string>;
-  private readonly failure: Counter<string>;
-  private readonly inferenceCount: Counter<string>;
-  private readonly execCount: Counter<string>;
-  private readonly durations: Array<[Counter<string>, (r: TensorInferRecord) => number]>;
+  /** Per model and version: its series, looked up once per inference. */
+  private readonly known = new Map<string, ModelSeries>();
+  private readonly success: CounterFamily;
+  private readonly failure: CounterFamily;
+  private readonly inferenceCount: CounterFamily;
+  private readonly execCount: CounterFamily;
+  private readonly durations: Array<[CounterFamily, (r: TensorInferRecord) => number]>;
+  /** Per-model counter families, in Triton's order (before the pending gauge and the GPU gauges). */
+  private readonly accumulated: CounterFamily[];
   private lastCpu: { idle: number; total: number } | undefined;
 
   constructor(private readonly state: TritonState) {
     const registers = [this.registry];
     const labelNames = ["model", "version"];
-    const counter = (name: string, help: string, extra: string[] = []): Counter<string> =>
-      new Counter({ name, help, labelNames: [...labelNames, ...extra], registers });
+    const counter = (name: string, help: string, extra: string[] = []): CounterFamily =>
+      new CounterFamily(name, help, [...labelNames, ...extra]);
     this.success = counter("nv_inference_request_success", "Number of successful inference requests, all batch sizes");
     this.failure = counter("nv_inference_request_failure", "Number of failed inference requests, all batch sizes", [
       "reason",
@@ -97,6 +109,13 @@ export class TritonMetrics {
         ),
         (r) => r.computeOutputUs,
       ],
+    ];
+    this.accumulated = [
+      this.success,
+      this.failure,
+      this.inferenceCount,
+      this.execCount,
+      ...this.durations.map(([c]) => c),
     ];
     const self = this;
     new Gauge({
@@ -160,30 +179,46 @@ export class TritonMetrics {
 
   private modelsNow(): string[] {
     for (const m of this.state.models()) this.ensureModel(m.model, m.version);
-    return [...this.known];
+    return [...this.known.keys()];
   }
 
   /** Triton creates a loaded model's series (all four failure reasons included) at load time. */
   ensureModel(model: string, version: string): void {
+    this.seriesFor(model, version);
+  }
+
+  private seriesFor(model: string, version: string): ModelSeries {
     const key = `${model}\u0000${version}`;
-    if (this.known.has(key)) return;
-    this.known.add(key);
+    let s = this.known.get(key);
+    if (s) return s;
     const l = { model, version };
-    for (const c of [this.success, this.inferenceCount, this.execCount, ...this.durations.map(([c]) => c)]) c.inc(l, 0);
-    for (const reason of FAILURE_REASONS) this.failure.inc({ ...l, reason }, 0);
+    s = {
+      success: this.success.child(l),
+      inferenceCount: this.inferenceCount.child(l),
+      execCount: this.execCount.child(l),
+      durations: this.durations.map(([c, value]) => [c.child(l), value]),
+      failure: new Map(FAILURE_REASONS.map((reason) => [reason, this.failure.child({ ...l, reason })])),
+    };
+    this.known.set(key, s);
+    return s;
   }
 
   infer(r: TensorInferRecord): void {
-    this.ensureModel(r.model, r.version);
-    const l = { model: r.model, version: r.version };
+    const s = this.seriesFor(r.model, r.version);
     if (!r.success) {
-      this.failure.inc({ ...l, reason: r.failureReason ?? "OTHER" });
+      const reason = r.failureReason ?? "OTHER";
+      let c = s.failure.get(reason);
+      if (!c) {
+        c = this.failure.child({ model: r.model, version: r.version, reason });
+        s.failure.set(reason, c);
+      }
+      c.inc();
       return;
     }
-    this.success.inc(l);
-    this.inferenceCount.inc(l, Math.max(1, r.batchSize));
-    this.execCount.inc(l);
-    for (const [c, v] of this.durations) c.inc(l, Math.max(0, Math.round(v(r))));
+    s.success.inc();
+    s.inferenceCount.inc(Math.max(1, r.batchSize));
+    s.execCount.inc();
+    for (const [c, v] of s.durations) c.inc(Math.max(0, Math.round(v(r))));
   }
 
   /** Share of CPU time not idle since the previous scrape, over all cores (as Triton reads /proc/stat). */
@@ -203,6 +238,7 @@ export class TritonMetrics {
   async families(): Promise<Family[]> {
     // Models loaded since the last scrape get their series before any family is read.
     this.modelsNow();
-    return (await this.registry.getMetricsAsJSON()) as unknown as Family[];
+    const collected = (await this.registry.getMetricsAsJSON()) as unknown as Family[];
+    return [...this.accumulated.map((f) => f.family()), ...collected];
   }
 }

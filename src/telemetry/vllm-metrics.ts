@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Gauge, Registry } from "prom-client";
 import type { LlmRequestRecord } from "../engine/events.js";
+import { type CounterChild, CounterFamily, type HistogramChild, HistogramFamily } from "./accumulators.js";
 import { type Family, seriesKey } from "./exposition.js";
 
 /**
@@ -71,47 +72,69 @@ export interface VllmMetricsOptions {
 
 type Labels = { model_name: string; engine: string };
 
-/** prom-client keeps the name on the instance but does not declare it. */
-function nameOf(m: Counter<string> | Histogram<string>): string {
-  return (m as unknown as { name: string }).name;
-}
-
 const LORA_FAMILY = "vllm:lora_requests_info";
 const CACHE_CONFIG_FAMILY = "vllm:cache_config_info";
 
+/** One model's series, looked up once per event instead of hashing labels per update. */
+interface ModelSeries {
+  prefixQueries: CounterChild;
+  prefixHits: CounterChild;
+  preemptions: CounterChild;
+  promptTokens: CounterChild;
+  generationTokens: CounterChild;
+  success: Map<string, CounterChild>;
+  promptTokensHist: HistogramChild;
+  generationTokensHist: HistogramChild;
+  iterationTokens: HistogramChild;
+  maxNumGenerationTokens: HistogramChild;
+  paramsN: HistogramChild;
+  paramsMaxTokens: HistogramChild;
+  ttft: HistogramChild;
+  itl: HistogramChild;
+  tpot: HistogramChild;
+  e2e: HistogramChild;
+  queue: HistogramChild;
+  inference: HistogramChild;
+  prefill: HistogramChild;
+  decode: HistogramChild;
+}
+
 export class VllmMetrics {
+  /** The scrape-time gauges (values read from the live state when collected). */
   readonly registry = new Registry();
   private readonly state: VllmState;
   private readonly wallNow: () => number;
-  private readonly known = new Set<string>();
+  private readonly series = new Map<string, ModelSeries>();
+  private lastModel = "";
+  private lastSeries: ModelSeries | undefined;
   /** Creation time (Unix s) per family and series, for the `_created` samples. */
   private readonly created = new Map<string, number>();
   private loraEnabled = false;
   private cacheConfigKeys = "";
   private cacheConfig: Gauge<string> | undefined;
 
-  private readonly prefixQueries: Counter<string>;
-  private readonly prefixHits: Counter<string>;
-  private readonly preemptions: Counter<string>;
-  private readonly promptTokens: Counter<string>;
-  private readonly generationTokens: Counter<string>;
-  private readonly success: Counter<string>;
-  private readonly promptTokensHist: Histogram<string>;
-  private readonly generationTokensHist: Histogram<string>;
-  private readonly iterationTokens: Histogram<string>;
-  private readonly maxNumGenerationTokens: Histogram<string>;
-  private readonly paramsN: Histogram<string>;
-  private readonly paramsMaxTokens: Histogram<string>;
-  private readonly ttft: Histogram<string>;
-  private readonly itl: Histogram<string>;
-  private readonly tpot: Histogram<string>;
-  private readonly e2e: Histogram<string>;
-  private readonly queue: Histogram<string>;
-  private readonly inference: Histogram<string>;
-  private readonly prefill: Histogram<string>;
-  private readonly decode: Histogram<string>;
-  private readonly counters: Counter<string>[];
-  private readonly histograms: Histogram<string>[];
+  private readonly prefixQueries: CounterFamily;
+  private readonly prefixHits: CounterFamily;
+  private readonly preemptions: CounterFamily;
+  private readonly promptTokens: CounterFamily;
+  private readonly generationTokens: CounterFamily;
+  private readonly success: CounterFamily;
+  private readonly promptTokensHist: HistogramFamily;
+  private readonly generationTokensHist: HistogramFamily;
+  private readonly iterationTokens: HistogramFamily;
+  private readonly maxNumGenerationTokens: HistogramFamily;
+  private readonly paramsN: HistogramFamily;
+  private readonly paramsMaxTokens: HistogramFamily;
+  private readonly ttft: HistogramFamily;
+  private readonly itl: HistogramFamily;
+  private readonly tpot: HistogramFamily;
+  private readonly e2e: HistogramFamily;
+  private readonly queue: HistogramFamily;
+  private readonly inference: HistogramFamily;
+  private readonly prefill: HistogramFamily;
+  private readonly decode: HistogramFamily;
+  /** Counter and histogram families in vLLM's registration order (after the three gauges). */
+  private readonly accumulated: (CounterFamily | HistogramFamily)[];
 
   constructor(opts: VllmMetricsOptions) {
     this.state = opts.state;
@@ -141,8 +164,8 @@ export class VllmMetrics {
       this.state.kvCacheUsage(m),
     );
 
-    const counter = (name: string, help: string, extra: string[] = []): Counter<string> =>
-      new Counter({ name, help, labelNames: [...labelNames, ...extra], registers });
+    const counter = (name: string, help: string, extra: string[] = []): CounterFamily =>
+      new CounterFamily(name, help, [...labelNames, ...extra]);
     this.prefixQueries = counter(
       "vllm:prefix_cache_queries_total",
       "Prefix cache queries, in terms of number of queried tokens.",
@@ -159,8 +182,8 @@ export class VllmMetrics {
     ]);
 
     const tokenBuckets = build125Buckets(opts.maxModelLen);
-    const histogram = (name: string, help: string, buckets: readonly number[]): Histogram<string> =>
-      new Histogram({ name, help, labelNames, buckets: [...buckets], registers });
+    const histogram = (name: string, help: string, buckets: readonly number[]): HistogramFamily =>
+      new HistogramFamily(name, help, labelNames, buckets);
     this.promptTokensHist = histogram(
       "vllm:request_prompt_tokens",
       "Number of prefill tokens processed.",
@@ -227,8 +250,13 @@ export class VllmMetrics {
       "Histogram of time spent in DECODE phase for request.",
       REQUEST_LATENCY_BUCKETS,
     );
-    this.counters = [this.prefixQueries, this.prefixHits, this.preemptions, this.promptTokens, this.generationTokens];
-    this.histograms = [
+    this.accumulated = [
+      this.prefixQueries,
+      this.prefixHits,
+      this.preemptions,
+      this.promptTokens,
+      this.generationTokens,
+      this.success,
       this.promptTokensHist,
       this.generationTokensHist,
       this.iterationTokens,
@@ -277,28 +305,58 @@ export class VllmMetrics {
 
   private modelsNow(): string[] {
     for (const m of this.state.models()) this.ensureModel(m);
-    return [...this.known];
+    return [...this.series.keys()];
   }
 
   /** Zero-valued series for a model, as vLLM creates its per-engine children at startup. */
   ensureModel(model: string): void {
-    if (this.known.has(model)) return;
-    this.known.add(model);
+    this.seriesFor(model);
+  }
+
+  private seriesFor(model: string): ModelSeries {
+    if (model === this.lastModel && this.lastSeries) return this.lastSeries;
+    let s = this.series.get(model);
+    if (!s) s = this.createSeries(model);
+    this.lastModel = model;
+    this.lastSeries = s;
+    return s;
+  }
+
+  private createSeries(model: string): ModelSeries {
     const l = this.labels(model);
     const now = this.wallNow() / 1000;
-    for (const c of this.counters) {
-      c.inc(l, 0);
-      this.created.set(`${nameOf(c)}|${seriesKey(l)}`, now);
-    }
-    for (const reason of FINISHED_REASONS) {
-      const rl = { ...l, finished_reason: reason };
-      this.success.inc(rl, 0);
-      this.created.set(`${nameOf(this.success)}|${seriesKey(rl)}`, now);
-    }
-    for (const h of this.histograms) {
-      h.zero(l);
-      this.created.set(`${nameOf(h)}|${seriesKey(l)}`, now);
-    }
+    const counter = (f: CounterFamily, labels: Record<string, string> = l): CounterChild => {
+      this.created.set(`${f.name}|${seriesKey(labels)}`, now);
+      return f.child(labels);
+    };
+    const hist = (f: HistogramFamily): HistogramChild => {
+      this.created.set(`${f.name}|${seriesKey(l)}`, now);
+      return f.child(l);
+    };
+    const s: ModelSeries = {
+      prefixQueries: counter(this.prefixQueries),
+      prefixHits: counter(this.prefixHits),
+      preemptions: counter(this.preemptions),
+      promptTokens: counter(this.promptTokens),
+      generationTokens: counter(this.generationTokens),
+      success: new Map(FINISHED_REASONS.map((r) => [r, counter(this.success, { ...l, finished_reason: r })])),
+      promptTokensHist: hist(this.promptTokensHist),
+      generationTokensHist: hist(this.generationTokensHist),
+      iterationTokens: hist(this.iterationTokens),
+      maxNumGenerationTokens: hist(this.maxNumGenerationTokens),
+      paramsN: hist(this.paramsN),
+      paramsMaxTokens: hist(this.paramsMaxTokens),
+      ttft: hist(this.ttft),
+      itl: hist(this.itl),
+      tpot: hist(this.tpot),
+      e2e: hist(this.e2e),
+      queue: hist(this.queue),
+      inference: hist(this.inference),
+      prefill: hist(this.prefill),
+      decode: hist(this.decode),
+    };
+    this.series.set(model, s);
+    return s;
   }
 
   /** `_created` value of a counter or histogram child (Unix seconds). */
@@ -312,49 +370,64 @@ export class VllmMetrics {
     return t;
   }
 
+  /**
+   * `count` tokens of one sequence reached the client together, `gapMs` after its previous
+   * emission. vLLM observes one inter-token latency per token after the first: the batch's
+   * first token waited `gapMs`, the others arrived with it (gap 0, as a client sees them).
+   */
   tokens(model: string, count: number, gapMs: number, isFirst: boolean): void {
-    this.ensureModel(model);
-    const l = this.labels(model);
-    if (count > 0) this.generationTokens.inc(l, count);
-    if (!isFirst) this.itl.observe(l, Math.max(0, gapMs) / 1000);
+    const s = this.seriesFor(model);
+    if (count <= 0) return;
+    s.generationTokens.inc(count);
+    let gaps = count;
+    if (isFirst) gaps--;
+    else {
+      s.itl.observe(Math.max(0, gapMs) / 1000);
+      gaps--;
+    }
+    s.itl.observeMany(0, gaps);
   }
 
   iteration(model: string, tokens: number): void {
-    this.ensureModel(model);
-    this.iterationTokens.observe(this.labels(model), tokens);
+    this.seriesFor(model).iterationTokens.observe(tokens);
   }
 
   preempted(model: string): void {
-    this.ensureModel(model);
-    this.preemptions.inc(this.labels(model));
+    this.seriesFor(model).preemptions.inc();
   }
 
   finished(r: LlmRequestRecord): void {
-    this.ensureModel(r.model);
-    const l = this.labels(r.model);
+    const s = this.seriesFor(r.model);
     // Tool calls end with the engine's STOP; the API layer renames the reason.
     const reason = r.finishedReason === "tool_calls" ? "stop" : r.finishedReason;
-    this.success.inc({ ...l, finished_reason: reason });
+    let success = s.success.get(reason);
+    if (!success) {
+      const labels = { ...this.labels(r.model), finished_reason: reason };
+      this.createdAt(this.success.name, labels);
+      success = this.success.child(labels);
+      s.success.set(reason, success);
+    }
+    success.inc();
     const ran = r.generationTokens > 0 || r.prefillMs > 0;
     if (ran) {
       // vLLM counts prompt tokens and prefix-cache lookups when the prompt is scheduled.
-      this.promptTokens.inc(l, r.promptTokens);
-      this.prefixQueries.inc(l, r.promptTokens);
-      this.prefixHits.inc(l, r.cachedTokens);
+      s.promptTokens.inc(r.promptTokens);
+      s.prefixQueries.inc(r.promptTokens);
+      s.prefixHits.inc(r.cachedTokens);
     }
-    if (r.generationTokens > 0) this.ttft.observe(l, r.ttftMs / 1000);
+    if (r.generationTokens > 0) s.ttft.observe(r.ttftMs / 1000);
     const n = Math.max(1, r.n);
-    this.paramsN.observe(l, n);
-    this.maxNumGenerationTokens.observe(l, Math.ceil(r.generationTokens / n));
-    this.e2e.observe(l, r.e2eMs / 1000);
-    this.queue.observe(l, r.queuedMs / 1000);
-    this.prefill.observe(l, r.prefillMs / 1000);
-    this.inference.observe(l, r.inferenceMs / 1000);
-    this.decode.observe(l, r.decodeMs / 1000);
-    this.promptTokensHist.observe(l, r.promptTokens);
-    this.generationTokensHist.observe(l, r.generationTokens);
-    this.tpot.observe(l, r.generationTokens > 1 ? r.decodeMs / 1000 / (r.generationTokens - 1) : 0);
-    if (r.maxTokens) this.paramsMaxTokens.observe(l, r.maxTokens);
+    s.paramsN.observe(n);
+    s.maxNumGenerationTokens.observe(Math.ceil(r.generationTokens / n));
+    s.e2e.observe(r.e2eMs / 1000);
+    s.queue.observe(r.queuedMs / 1000);
+    s.prefill.observe(r.prefillMs / 1000);
+    s.inference.observe(r.inferenceMs / 1000);
+    s.decode.observe(r.decodeMs / 1000);
+    s.promptTokensHist.observe(r.promptTokens);
+    s.generationTokensHist.observe(r.generationTokens);
+    s.tpot.observe(r.generationTokens > 1 ? r.decodeMs / 1000 / (r.generationTokens - 1) : 0);
+    if (r.maxTokens) s.paramsMaxTokens.observe(r.maxTokens);
   }
 
   /** cache_config_info's label names are the config's fields, so a new field set means a new gauge. */
@@ -381,7 +454,11 @@ export class VllmMetrics {
     // Models served since the last scrape get their series before any family is read.
     this.modelsNow();
     this.syncCacheConfig();
-    const all = (await this.registry.getMetricsAsJSON()) as unknown as Family[];
-    return this.loraEnabled ? all : all.filter((f) => f.name !== LORA_FAMILY);
+    const gauges = (await this.registry.getMetricsAsJSON()) as unknown as Family[];
+    // vLLM's order: the three per-model gauges, the counters and histograms, then the info gauges.
+    const out: Family[] = gauges.slice(0, 3);
+    for (const f of this.accumulated) out.push(f.family());
+    for (const f of gauges.slice(3)) if (this.loraEnabled || f.name !== LORA_FAMILY) out.push(f);
+    return out;
   }
 }

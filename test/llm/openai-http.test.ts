@@ -267,6 +267,51 @@ describe("OpenAI / vLLM HTTP surface", () => {
     assert.equal(finish, "tool_calls");
   });
 
+  type Chunk = { index: number; finish_reason: string | null };
+  it("every streamed chunk of every variant validates: logprobs, n, several prompts, echo, reasoning, tools, JSON", async () => {
+    const weather = {
+      type: "function",
+      function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+    };
+    const variants: [path: string, component: string, body: Record<string, unknown>][] = [
+      ["/v1/chat/completions", "ChatCompletionChunk", { logprobs: true, top_logprobs: 2, n: 2 }],
+      ["/v1/chat/completions", "ChatCompletionChunk", { model: "gpt-oss-mini", reasoning_effort: "low" }],
+      ["/v1/chat/completions", "ChatCompletionChunk", { tools: [weather], tool_choice: "required" }],
+      ["/v1/chat/completions", "ChatCompletionChunk", { response_format: { type: "json_object" } }],
+      ["/v1/chat/completions", "ChatCompletionChunk", { max_tokens: 1 }],
+      ["/v1/completions", "CompletionChunk", { prompt: ["one", "two"], n: 2, logprobs: 2, echo: true }],
+      ["/v1/completions", "CompletionChunk", { prompt: [1, 2, 3], max_tokens: 1 }],
+    ];
+    for (const [path, component, extra] of variants) {
+      const base = path.endsWith("chat/completions")
+        ? { messages: [{ role: "user", content: "Every chunk, please." }] }
+        : { prompt: "Every chunk, please." };
+      const body = {
+        model: MODEL,
+        max_tokens: 6,
+        ...base,
+        ...extra,
+        stream: true,
+        stream_options: { include_usage: true },
+      };
+      const raw = await post(server, path, body);
+      assert.match(raw.type, /^text\/event-stream/);
+      const data = sseData(raw.text);
+      assert.equal(data.at(-1), "[DONE]", JSON.stringify(extra));
+      const chunks = data
+        .slice(0, -1)
+        .map((d) => JSON.parse(d) as { id: string; usage?: { completion_tokens: number }; choices: Chunk[] });
+      for (const c of chunks) assertSchema("openai", component, c);
+      assert.ok((chunks.at(-1)?.usage?.completion_tokens ?? 0) > 0, "the usage chunk comes last");
+      assert.equal(new Set(chunks.map((c) => c.id)).size, 1);
+      const finished = new Set(chunks.flatMap((c) => c.choices.filter((x) => x.finish_reason).map((x) => x.index)));
+      const n =
+        ((extra.n as number | undefined) ?? 1) *
+        (Array.isArray(extra.prompt) && typeof extra.prompt[0] === "string" ? extra.prompt.length : 1);
+      assert.equal(finished.size, n, `every choice of ${JSON.stringify(extra)} finishes`);
+    }
+  });
+
   it("response_format json_object answers JSON", async () => {
     const res = await openai.chat.completions.create({
       model: MODEL,
@@ -556,6 +601,39 @@ describe("limits and cancellation over HTTP", () => {
       const fox = "The quick brown fox jumps over the lazy dog.";
       const res = await client(server).completions.create({ model: "Qwen/Qwen3-0.6B", prompt: fox, max_tokens: 3 });
       assert.equal(res.usage?.prompt_tokens, 10);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("zero latency over HTTP", () => {
+  it("TTFT 0 and ITL 0: whole answers, streamed and not, with the stream's header and every chunk", async () => {
+    const server = await startTestServer({ ttft: 0, itl: 0 });
+    try {
+      const openai = client(server);
+      const request = { model: MODEL, messages: [{ role: "user" as const, content: "Now." }], max_tokens: 7 };
+      const results = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          if (i % 2 === 0) {
+            const res = await openai.chat.completions.create(request);
+            assertSchema("openai", "ChatCompletion", res);
+            return res.choices[0]?.message.content ?? "";
+          }
+          const raw = await post(server, "/v1/chat/completions", { ...request, stream: true });
+          assert.match(raw.type, /^text\/event-stream/);
+          const data = sseData(raw.text);
+          assert.equal(data.at(-1), "[DONE]");
+          const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as OpenAI.ChatCompletionChunk);
+          for (const c of chunks) assertSchema("openai", "ChatCompletionChunk", c);
+          assert.equal(chunks.length, 1 + 7, "role chunk + one per token, the last with finish_reason");
+          assert.equal(chunks.at(-1)?.choices[0]?.finish_reason, "length");
+          return chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+        }),
+      );
+      assert.equal(new Set(results).size, 1, "the same text streamed and not");
+      const s = await stats(server);
+      assert.deepEqual([s.running, s.waiting], [0, 0]);
     } finally {
       await server.close();
     }

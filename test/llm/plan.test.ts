@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DecoyError } from "../../src/engine/errors.js";
-import type { LlmRequest } from "../../src/engine/llm/types.js";
+import { chatTemplate, chatTemplateHash } from "../../src/engine/llm/plan.js";
+import type { ChatMessage, LlmRequest } from "../../src/engine/llm/types.js";
+import { hashString } from "../../src/engine/random.js";
 import { chat, completion, fakeLlm, recorder } from "./helpers.js";
 
 function plan(flags: Record<string, unknown>, req: LlmRequest) {
@@ -173,5 +175,56 @@ describe("what the simulated model says", () => {
     assert.equal(p.topLogprobs, 2);
     assert.equal(p.choices[0]?.logprobs?.length, 4);
     for (const lp of p.choices[0]?.logprobs ?? []) assert.ok(lp <= 0);
+  });
+});
+
+describe("prompt token counts", () => {
+  it("the chat template's hash is taken part by part, equal to hashing the whole text", () => {
+    const cases: [ChatMessage[], string | undefined][] = [
+      [[{ role: "user", content: "hi" }], undefined],
+      [
+        [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: 'Grüße, 世界 👋\n"quoted"' },
+        ],
+        '[{"name":"f"}]',
+      ],
+      [[{ role: "user", content: "" }], ""],
+    ];
+    for (const [messages, tools] of cases) {
+      assert.equal(chatTemplateHash(messages, tools), hashString(chatTemplate(messages, tools)));
+    }
+  });
+
+  it("repeated prompts count from the cache exactly as tokenizing does, and a changed one is recounted", () => {
+    const { llm, clock } = fakeLlm({});
+    const count = (req: LlmRequest) => {
+      const job = llm.submit(req, recorder(clock, false).sink);
+      job.cancel();
+      return job.plan.promptTokens;
+    };
+    const messages = (last: string): ChatMessage[] => [
+      { role: "system", content: "You are a load-test target." },
+      { role: "user", content: last },
+    ];
+    const tok = llm.tokenizerFor(llm.resolve(undefined));
+    const first = count(chat("", { messages: messages("Write a short story.") }));
+    assert.equal(first, tok.count(chatTemplate(messages("Write a short story."), undefined)));
+    for (let i = 0; i < 3; i++) assert.equal(count(chat("", { messages: messages("Write a short story.") })), first);
+    const longer = count(chat("", { messages: messages("Write a short story about a benchmark that never ends.") }));
+    assert.equal(
+      longer,
+      tok.count(chatTemplate(messages("Write a short story about a benchmark that never ends."), undefined)),
+    );
+    assert.ok(longer > first);
+    // same text as a completion prompt: its own entry, not the chat's
+    const text = WORDS(40);
+    assert.equal(count(completion(text)), tok.count(text));
+    // many distinct prompts: the cache stays bounded and every count stays right
+    for (let i = 0; i < 1500; i++) {
+      const p = `${WORDS(i % 50)} ${i}`;
+      assert.equal(count(completion(p, { maxTokens: 1 })), tok.count(p));
+    }
+    assert.equal(count(completion(text)), tok.count(text));
   });
 });

@@ -215,6 +215,74 @@ describe("LLM scheduler and job pacing", () => {
     assert.ok(Array.isArray(plan?.kvTransferParams?.remote_block_ids));
   });
 
+  it("TTFT 0: the first token goes out right after submit returns, without a timer; ITL stays on the clock", async () => {
+    const { clock, llm } = fakeLlm({ ttft: 0, itl: 5 });
+    const { sink, rec } = recorder(clock);
+    const job = llm.submit(completion("hello", TOKENS), sink);
+    assert.deepEqual(rec.fires, [], "nothing reaches the sink before the transport has the job");
+    await Promise.resolve();
+    assert.deepEqual(rec.fires, [[0, 0, 1]], "no clock time passed");
+    assert.equal(job.firstTokenAt, job.arrivalAt);
+    clock.advance(100);
+    assert.deepEqual(rec.fires.slice(1), [
+      [5, 1, 2],
+      [10, 2, 3],
+      [15, 3, 4],
+      [20, 4, 5],
+    ]);
+    assert.equal(rec.doneAt, 20);
+  });
+
+  it("TTFT 0 and ITL 0: the whole answer in one firing, done before any timer could fire", async () => {
+    const { clock, llm, engine } = fakeLlm({ ttft: 0, itl: 0 });
+    const records: LlmRequestRecord[] = [];
+    engine.events.add({ llmFinished: (r) => records.push(r) });
+    const streamed = recorder(clock);
+    const whole = recorder(clock, false);
+    llm.submit(completion("hello", TOKENS), streamed.sink);
+    llm.submit(completion("hello", { ...TOKENS, stream: false }), whole.sink);
+    await Promise.resolve();
+    assert.deepEqual(streamed.rec.fires, [[0, 0, 5]]);
+    assert.equal(streamed.rec.doneAt, 0);
+    assert.equal(whole.rec.doneAt, 0);
+    assert.equal(whole.rec.job?.completionTokens(), 5);
+    assert.deepEqual(
+      records.map((r) => [r.ttftMs, r.e2eMs, r.generationTokens]),
+      [
+        [0, 0, 5],
+        [0, 0, 5],
+      ],
+    );
+    assert.equal(llm.slots.running, 0);
+  });
+
+  it("a job cancelled before its zero-TTFT first token emits nothing", async () => {
+    const { clock, llm } = fakeLlm({ ttft: 0, itl: 0 });
+    const { sink, rec } = recorder(clock);
+    const job = llm.submit(completion("hello", TOKENS), sink);
+    job.cancel();
+    await Promise.resolve();
+    assert.deepEqual(rec.fires, []);
+    assert.equal(rec.doneAt, undefined);
+    assert.equal(llm.slots.running, 0);
+  });
+
+  it("each of n choices reports its own tokens and gaps to telemetry", () => {
+    const { clock, llm, engine } = fakeLlm({ ttft: 10, itl: 5 });
+    const events: [number, boolean][] = [];
+    engine.events.add({ llmTokens: (_m, count, _gap, isFirst) => events.push([count, isFirst]) });
+    llm.submit(completion("hello", { ...TOKENS, maxTokens: 3, n: 2 }), recorder(clock).sink);
+    clock.advance(100);
+    assert.deepEqual(events, [
+      [1, true],
+      [1, true],
+      [1, false],
+      [1, false],
+      [1, false],
+      [1, false],
+    ]);
+  });
+
   it("the shutdown deadline fails running and waiting jobs through their sinks", async () => {
     const { clock, llm, engine } = fakeLlm({ ttft: 10, itl: 10, maxNumSeqs: 1 });
     const a = recorder(clock);

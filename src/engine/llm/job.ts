@@ -7,7 +7,7 @@ import type { Deadline, Scheduler } from "../scheduler.js";
 import type { Tokenizer } from "../tokenizer.js";
 import type { LlmHooks } from "./hooks.js";
 import { type SlotEntry, SlotState, type Slots } from "./slots.js";
-import type { LlmPlan, LlmRequest } from "./types.js";
+import type { ChoicePlan, LlmPlan, LlmRequest } from "./types.js";
 
 /**
  * One LLM request on the engine clock: waiting for a slot, then prefill (TTFT), then one
@@ -20,7 +20,11 @@ import type { LlmPlan, LlmRequest } from "./types.js";
  */
 
 export interface JobSink {
-  /** Steps [from, to) are now due (from 0 at the first token). Omit for non-streaming bodies. */
+  /**
+   * Steps [from, to) are now due (from 0 at the first token). Omit for non-streaming bodies.
+   * When `to` reaches `plan.steps`, `onDone` follows in the same firing (unless the sink
+   * cancelled the job), so a sink may hold the last chunks back and send them with the end.
+   */
   onTokens?(job: LlmJob, from: number, to: number): void;
   onDone(job: LlmJob): void;
   /** An engine-side failure (mid-stream cut, shutdown); not called when the client cancelled. */
@@ -175,8 +179,15 @@ export class LlmJob implements SlotEntry {
       params,
     );
     this.nextAt = now + first.ms + this.extraFirstTokenMs;
-    this.deadline = rt.scheduler.at(this.nextAt, this.fire);
+    if (this.nextAt > now) this.deadline = rt.scheduler.at(this.nextAt, this.fire);
+    // Due at once (TTFT 0): no timer round trip, but not synchronously either, so the
+    // transport that submitted the job has set itself up before the first token arrives.
+    else queueMicrotask(this.fireDue);
   }
+
+  private readonly fireDue = (): void => {
+    this.fire(this.nextAt);
+  };
 
   private readonly fire = (tickNow: number): void => {
     this.deadline = undefined;
@@ -207,7 +218,8 @@ export class LlmJob implements SlotEntry {
       for (to = 1; to < total; to++) at += rt.latency.interToken(rt.slots.running, this.maxNumSeqs, params);
       this.emitted = to;
       this.nextAt = at;
-      this.deadline = rt.scheduler.at(at, this.fireEnd);
+      if (at <= now + SLACK_MS) this.complete(Math.max(now, at));
+      else this.deadline = rt.scheduler.at(at, this.fireEnd);
       return;
     }
     const limit = now + SLACK_MS;
@@ -220,11 +232,7 @@ export class LlmJob implements SlotEntry {
     this.emitted = to;
     const gap = now - (from === 0 ? this.arrivalAt : this.lastEmitAt);
     this.lastEmitAt = now;
-    if (rt.events.active) {
-      const count = this.stepTokens(from, to);
-      rt.events.llmTokens(this.model, count, gap, from === 0);
-      rt.iterationTokens(this.model, count);
-    }
+    if (rt.events.active) this.reportTokens(from, to, gap);
     this.sink.onTokens?.(this, from, to);
     if (this.finished) return;
     if (to >= total) this.complete(now);
@@ -236,11 +244,22 @@ export class LlmJob implements SlotEntry {
     if (!this.finished) this.complete(Math.max(tickNow, this.nextAt));
   };
 
-  /** Tokens emitted across choices for steps [from, to). */
-  private stepTokens(from: number, to: number): number {
+  /**
+   * Steps [from, to) reached the client `gap` ms after the previous emission. Each choice is a
+   * sequence of its own, as vLLM runs the n samples of a request, so each reports its tokens
+   * (and its inter-token gaps) separately; the iteration counts them together.
+   */
+  private reportTokens(from: number, to: number, gap: number): void {
+    const rt = this.rt;
+    const choices = this.plan.choices;
     let count = 0;
-    for (const c of this.plan.choices) count += Math.max(0, Math.min(c.steps, to) - from);
-    return count;
+    for (let i = 0; i < choices.length; i++) {
+      const k = Math.min((choices[i] as ChoicePlan).steps, to) - from;
+      if (k <= 0) continue;
+      rt.events.llmTokens(this.model, k, gap, from === 0);
+      count += k;
+    }
+    if (count > 0) rt.iterationTokens(this.model, count);
   }
 
   private complete(now: number): void {

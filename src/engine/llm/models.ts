@@ -51,6 +51,8 @@ interface LoraModuleEntry {
 export class LlmModels {
   private readonly adapters = new Map<string, LoraAdapter>();
   private nextLoraId = 1;
+  private namesCfg: Config | undefined;
+  private names: readonly string[] = [];
 
   constructor(
     private readonly config: { readonly current: Config },
@@ -65,7 +67,13 @@ export class LlmModels {
 
   /** Names the base model is served under, primary first. */
   servedNames(cfg: Config = this.config.current): readonly string[] {
-    return cfg.servedModelName.length > 0 ? cfg.servedModelName : [cfg.model];
+    if (cfg.servedModelName.length > 0) return cfg.servedModelName;
+    // asked on every request and event: one array per configuration snapshot
+    if (cfg !== this.namesCfg) {
+      this.namesCfg = cfg;
+      this.names = [cfg.model];
+    }
+    return this.names;
   }
 
   primary(cfg: Config = this.config.current): string {

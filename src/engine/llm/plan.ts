@@ -3,6 +3,7 @@ import { DecoyError } from "../errors.js";
 import { hashString, Random } from "../random.js";
 import type { Tokenizer } from "../tokenizer.js";
 import type { ResolvedModel } from "./models.js";
+import { chatTokens, textTokens } from "./prompt-cache.js";
 import { corpusPieces, cyclicSlice, wordStart } from "./text.js";
 import { jsonContent, planToolCalls, validateToolChoice, wantsToolCalls } from "./tools.js";
 import type { ChatMessage, ChoicePlan, FinishReason, LlmPlan, LlmRequest, PromptPlan } from "./types.js";
@@ -38,12 +39,31 @@ function invalid(message: string, param: string | null = null): DecoyError {
   return new DecoyError("INVALID_ARGUMENT", message, { param, type: "BadRequestError" });
 }
 
+const IM_START = "<|im_start|>";
+const IM_END = "<|im_end|>\n";
+const TOOLS_HEAD = "<|im_start|>system\n# Tools\n";
+const ASSISTANT = "<|im_start|>assistant\n";
+
 /** A ChatML-style rendering of the conversation: what the prompt-token count is taken over. */
 export function chatTemplate(messages: readonly ChatMessage[], toolsJson: string | undefined): string {
   let s = "";
-  if (toolsJson) s += `<|im_start|>system\n# Tools\n${toolsJson}<|im_end|>\n`;
-  for (const m of messages) s += `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`;
-  return `${s}<|im_start|>assistant\n`;
+  if (toolsJson) s += `${TOOLS_HEAD}${toolsJson}${IM_END}`;
+  for (const m of messages) s += `${IM_START}${m.role}\n${m.content}${IM_END}`;
+  return `${s}${ASSISTANT}`;
+}
+
+/** `hashString(chatTemplate(messages, toolsJson))`, hashed part by part without building the text. */
+export function chatTemplateHash(messages: readonly ChatMessage[], toolsJson: string | undefined): number {
+  let h = hashString("");
+  if (toolsJson) h = hashString(IM_END, hashString(toolsJson, hashString(TOOLS_HEAD, h)));
+  for (const m of messages) {
+    h = hashString(IM_START, h);
+    h = hashString(m.role, h);
+    h = hashString("\n", h);
+    h = hashString(m.content, h);
+    h = hashString(IM_END, h);
+  }
+  return hashString(ASSISTANT, h);
 }
 
 /** The text echo mode repeats: the last user message of a chat. */
@@ -55,9 +75,23 @@ export function lastUserText(messages: readonly ChatMessage[]): string {
   return messages[messages.length - 1]?.content ?? "";
 }
 
+/** Per configuration snapshot (replaced, never mutated, on change): model name → base and answer. */
+const reasoningByConfig = new WeakMap<Config, Map<string, { base: string; reasoning: boolean }>>();
+
 export function isReasoningModel(cfg: Config, model: ResolvedModel): boolean {
+  let known = reasoningByConfig.get(cfg);
+  if (known === undefined) {
+    known = new Map();
+    reasoningByConfig.set(cfg, known);
+  }
+  const hit = known.get(model.requested);
+  if (hit !== undefined && hit.base === model.base) return hit.reasoning;
   const names = [model.requested.toLowerCase(), model.base.toLowerCase()];
-  return cfg.reasoningModels.some((p) => p !== "" && names.some((n) => n.includes(p.toLowerCase())));
+  const reasoning = cfg.reasoningModels.some((p) => p !== "" && names.some((n) => n.includes(p.toLowerCase())));
+  // wildcard models make the set of names open-ended: keep it bounded
+  if (known.size >= 256) known.clear();
+  known.set(model.requested, { base: model.base, reasoning });
+  return reasoning;
 }
 
 export function reasoningBudget(cfg: Config, effort: string | null | undefined): number {
@@ -107,7 +141,9 @@ function promptPlans(
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    return { prompts: [{ text, ids: undefined, tokens: tok.count(text) + extra }], echoSources };
+    const hash = chatTemplateHash(messages, toolsJson);
+    const tokens = chatTokens(tok, messages, toolsJson, text, hash);
+    return { prompts: [{ text, ids: undefined, tokens: tokens + extra, hash }], echoSources };
   }
   const inputs = req.prompts ?? [];
   if (inputs.length === 0) throw invalid("prompt must not be empty.", "prompt");
@@ -117,13 +153,17 @@ function promptPlans(
       if (echo) {
         const pieces = tok.pieces(p);
         echoSources.push(pieces);
-        prompts.push({ text: p, ids: undefined, tokens: pieces.length });
-      } else prompts.push({ text: p, ids: undefined, tokens: tok.count(p) });
+        prompts.push({ text: p, ids: undefined, tokens: pieces.length, hash: hashString(p) });
+      } else {
+        const hash = hashString(p);
+        prompts.push({ text: p, ids: undefined, tokens: textTokens(tok, p, hash), hash });
+      }
     } else {
       if (p.length === 0) throw invalid("prompt must not be empty.", "prompt");
       const pieces = tok.piecesFromIds(p);
       if (echo) echoSources.push(pieces);
-      prompts.push({ text: pieces.join(""), ids: p, tokens: p.length });
+      const text = pieces.join("");
+      prompts.push({ text, ids: p, tokens: p.length, hash: hashString(text) });
     }
   }
   return { prompts, echoSources };
@@ -207,7 +247,8 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
     const prompt = prompts[pi] as PromptPlan;
     const remaining = cfg.maxModelLen - prompt.tokens;
     const limit = maxTokens ?? remaining;
-    const promptHash = hashString(`${prompt.text}\u0000${seedKey}`);
+    // hashString(`${prompt.text}\u0000${seedKey}`), continued from the prompt's cached hash
+    const promptHash = hashString(`\u0000${seedKey}`, prompt.hash);
     for (let c = 0; c < n; c++) {
       const index = pi * n + c;
       // deterministic per request (and --seed'less), unless the mode asks for fresh draws

@@ -93,6 +93,8 @@ export interface PromptPlan {
   /** Token ids when the client sent ids. */
   ids: readonly number[] | undefined;
   tokens: number;
+  /** `hashString(text)`: what deterministic output is seeded from. */
+  hash: number;
 }
 
 export interface LlmPlan {

@@ -40,6 +40,7 @@ function toRequest(ctx: AppContext, request: FastifyRequest, stream: boolean): {
 
 class GenerateStream implements JobSink {
   private head = "";
+  private pending = "";
 
   constructor(
     private readonly sse: SseStream,
@@ -53,15 +54,22 @@ class GenerateStream implements JobSink {
     }
     const choice = job.plan.choices[0];
     if (!choice) return;
-    this.sse.write(`${this.head}${escapeJson(contentText(choice, from, to))}"}\n\n`);
+    const event = `${this.head}${escapeJson(contentText(choice, from, to))}"}\n\n`;
+    // the job ends in the same firing that emits its last step (see JobSink): one write
+    if (to >= job.plan.steps) this.pending = event;
+    else this.sse.write(event);
   }
 
   onDone(): void {
-    this.sse.end();
+    const out = this.pending;
+    this.pending = "";
+    this.sse.end(out);
   }
 
   onError(_job: LlmJob, err: DecoyError): void {
-    this.sse.end(`data: {"error":${jsonString(err.message)}}\n\n`);
+    const out = this.pending;
+    this.pending = "";
+    this.sse.end(`${out}data: {"error":${jsonString(err.message)}}\n\n`);
   }
 }
 

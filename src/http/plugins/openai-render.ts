@@ -150,6 +150,8 @@ abstract class OpenAiStream implements JobSink {
   protected readonly ref: StepRef = { kind: 0, piece: "", call: -1 };
   private finishedChoices: boolean[] = [];
   private started = false;
+  /** The last firing's chunks, held back to leave in one write with the stream's end. */
+  private pending = "";
 
   constructor(
     protected readonly sse: SseStream,
@@ -190,12 +192,15 @@ abstract class OpenAiStream implements JobSink {
           this.tail;
       }
     }
-    this.sse.write(out);
+    // the job ends in the same firing that emits its last step (see JobSink)
+    if (to >= job.plan.steps) this.pending = out;
+    else this.sse.write(out);
   }
 
   onDone(job: LlmJob): void {
     if (!this.started) this.begin(job);
-    let out = "";
+    let out = this.pending;
+    this.pending = "";
     const choices = job.plan.choices;
     for (let ci = 0; ci < choices.length; ci++) {
       if (this.finishedChoices[ci]) continue;
@@ -210,7 +215,9 @@ abstract class OpenAiStream implements JobSink {
   }
 
   onError(_job: LlmJob, err: DecoyError): void {
-    this.sse.end(streamErrorEvents(err));
+    const out = this.pending;
+    this.pending = "";
+    this.sse.end(out + streamErrorEvents(err));
   }
 }
 

@@ -165,17 +165,18 @@ export function runLlm(
     sse.start();
     return reply;
   }
-  return new Promise((resolve, reject) => {
-    const job = ctx.llm.submit(req, {
-      onDone: (j) => resolve(body(j)),
-      onError: (_j, err) => reject(err),
-    });
-    reply.raw.once("close", () => {
-      if (job.finished) return;
-      job.cancel();
-      reject(new DecoyError("CANCELLED", "The client closed the connection."));
-    });
+  // The reply is sent from the job's sink (no promise per request); fastify waits for it
+  // because the handler returns the reply.
+  const job = ctx.llm.submit(req, {
+    onDone: (j) => reply.send(body(j)),
+    onError: (_j, err) => reply.send(err),
   });
+  reply.raw.once("close", () => {
+    if (job.finished) return;
+    job.cancel();
+    reply.send(new DecoyError("CANCELLED", "The client closed the connection."));
+  });
+  return reply;
 }
 
 interface ModelCard {
