@@ -27,6 +27,8 @@ export class Engine {
   /** Telemetry observers; see events.ts. */
   readonly events = new EngineEvents();
   private inflight = 0;
+  /** Client requests and calls among the in-flight units (jobs inside them are not counted twice). */
+  private requests = 0;
   private draining = false;
   private idleWaiters: (() => void)[] = [];
   private readonly cancellers = new Set<(reason: DecoyError) => void>();
@@ -50,18 +52,27 @@ export class Engine {
     return !this.draining;
   }
 
-  get inflightCount(): number {
+  /** Every in-flight unit of work (requests and the jobs inside them). */
+  get inflightUnits(): number {
     return this.inflight;
+  }
+
+  /** In-flight client requests (HTTP requests and gRPC calls). */
+  get inflightCount(): number {
+    return this.requests;
   }
 
   /**
    * Register one unit of in-flight work. Throws UNAVAILABLE while draining. The returned
    * function must be called exactly once when the work ends; `cancel` is invoked if the
-   * drain deadline passes first.
+   * drain deadline passes first. `kind` "job" marks work that runs inside a request already
+   * counted by its transport: it is drained and cancelled, but not reported as a request.
    */
-  begin(cancel?: (reason: DecoyError) => void): () => void {
+  begin(cancel?: (reason: DecoyError) => void, kind: "request" | "job" = "request"): () => void {
     if (this.draining) throw new DecoyError("UNAVAILABLE", "The server is shutting down.");
     this.inflight++;
+    const isRequest = kind === "request";
+    if (isRequest) this.requests++;
     if (cancel) this.cancellers.add(cancel);
     let done = false;
     return () => {
@@ -69,6 +80,7 @@ export class Engine {
       done = true;
       if (cancel) this.cancellers.delete(cancel);
       this.inflight--;
+      if (isRequest) this.requests--;
       if (this.inflight === 0) {
         const w = this.idleWaiters;
         this.idleWaiters = [];

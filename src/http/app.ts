@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
 import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
@@ -26,6 +26,11 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   const pending = new Set<() => void>();
   const app = Fastify({
     logger: options.logger ?? (cfg.logLevel === "silent" ? false : { level: cfg.logLevel }),
+    // Per-request child loggers cost an allocation per request; request ids matter only
+    // when requests are logged, i.e. at debug and trace.
+    ...(cfg.logLevel === "debug" || cfg.logLevel === "trace"
+      ? {}
+      : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     bodyLimit: Math.floor(cfg.maxRequestBodySizeMb * 1024 * 1024),
     forceCloseConnections: "idle",
     return503OnClosing: true,
@@ -72,16 +77,18 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   installRealismHooks(app, ctx);
 
   // In-flight accounting for graceful drain: a request counts until its socket response ends.
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     // Probes and scrapes must keep answering while the server drains.
-    if (request.routeOptions.config.drainExempt) return;
+    if (request.routeOptions.config.drainExempt) return done();
     let release: () => void;
     try {
       release = ctx.engine.begin();
     } catch (err) {
-      return sendError(reply, (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle, err);
+      sendError(reply, (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle, err);
+      return;
     }
     reply.raw.once("close", release);
+    done();
   });
 
   if (validators) {

@@ -63,12 +63,12 @@ describe("bench against a fake OpenAI server", () => {
     const m = runs[0]?.metrics ?? {};
     assert.equal(m.error_count?.avg, 0);
     assert.equal(m.request_count?.avg, 24);
-    near(m.time_to_first_token?.p50, 27, 7, "p50 TTFT");
+    near(m.time_to_first_token?.p50, 27, 12, "p50 TTFT");
     assert.ok((m.time_to_first_token?.p50 ?? 0) >= 20);
     near(m.inter_token_latency?.avg, 2.5, 1.5, "ITL");
     assert.equal(m.output_sequence_length?.p50, 10);
     assert.equal(m.input_sequence_length?.avg, 64);
-    near(m.request_latency?.p50, 45, 15, "p50 latency");
+    near(m.request_latency?.p50, 45, 25, "p50 latency");
     for (const k of ["request_latency", "time_to_first_token", "inter_token_latency", "time_per_output_token"]) {
       for (const s of ["avg", "min", "max", "p50", "p90", "p95", "p99", "std"]) {
         assert.equal(typeof (m[k] as unknown as Record<string, unknown>)[s], "number", `${k}.${s}`);

@@ -289,11 +289,12 @@ describe("LLM scheduler and job pacing", () => {
     const b = recorder(clock);
     llm.submit(completion("a", TOKENS), a.sink);
     llm.submit(completion("b", TOKENS), b.sink);
-    assert.equal(engine.inflightCount, 2);
+    assert.equal(engine.inflightUnits, 2);
+    assert.equal(engine.inflightCount, 0, "jobs are not client requests");
     const cancelled = await engine.drain(1);
     assert.equal(cancelled, 2);
     assert.equal(a.rec.error?.code, "UNAVAILABLE");
     assert.equal(b.rec.error?.code, "UNAVAILABLE");
-    assert.deepEqual([llm.slots.running, llm.slots.waiting, engine.inflightCount], [0, 0, 0]);
+    assert.deepEqual([llm.slots.running, llm.slots.waiting, engine.inflightUnits], [0, 0, 0]);
   });
 });

@@ -118,6 +118,7 @@ describe("decoy serve process", () => {
       assert.ok(took >= 250 && took < 4000, `stopped after ${took} ms`);
       assert.match(text, /"message":"The server shut down before the request finished\."/);
       assert.match(text, /data: \[DONE\]\n\n$/);
+      assert.match(s.stdout(), /SIGTERM, draining 1 in-flight request/);
       assert.match(s.stdout(), /stopped \(1 cancelled at the deadline\)/);
     } finally {
       s.proc.kill("SIGKILL");

@@ -34,10 +34,10 @@ export interface LlmStats extends SlotStats {
 }
 
 export interface EmbeddingInput {
-  model?: string;
+  model?: string | undefined;
   inputs: PromptInput[];
-  dimensions?: number | null;
-  signal?: AbortSignal;
+  dimensions?: number | null | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface EmbeddingResult {
@@ -47,11 +47,11 @@ export interface EmbeddingResult {
 }
 
 export interface RankingInput {
-  model?: string;
+  model?: string | undefined;
   query: string;
   passages: string[];
-  topN?: number | null;
-  signal?: AbortSignal;
+  topN?: number | null | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface RankingResult {
@@ -215,7 +215,7 @@ export class LlmService {
       }
       if (err) throw err;
     }
-    const release = engine.begin((reason) => job.fail(reason));
+    const release = engine.begin((reason) => job.fail(reason), "job");
     try {
       this.slots.check(job);
     } catch (err) {

@@ -14,7 +14,7 @@ export interface ChatMessage {
   /** Text content; content parts are joined by the transport (non-text parts are counted, not read). */
   content: string;
   /** Extra prompt tokens for non-text parts (images, audio) and tool-call history. */
-  extraTokens?: number;
+  extraTokens?: number | undefined;
 }
 
 /** A completion prompt: text, or token ids. */
@@ -22,43 +22,43 @@ export type PromptInput = string | readonly number[];
 
 export interface ToolDefinition {
   name: string;
-  description?: string;
-  parameters?: JsonSchema;
+  description?: string | undefined;
+  parameters?: JsonSchema | undefined;
 }
 
 export type ToolChoice = "none" | "auto" | "required" | { name: string };
 
 export interface ResponseFormat {
   type: "text" | "json_object" | "json_schema";
-  schema?: JsonSchema;
+  schema?: JsonSchema | undefined;
 }
 
 export interface LlmRequest {
   api: LlmApi;
-  model?: string;
-  messages?: ChatMessage[];
-  prompts?: PromptInput[];
+  model?: string | undefined;
+  messages?: ChatMessage[] | undefined;
+  prompts?: PromptInput[] | undefined;
   /** max_tokens / max_completion_tokens; null or undefined = up to the context window. */
-  maxTokens?: number | null;
-  minTokens?: number | null;
-  ignoreEos?: boolean | null;
-  n?: number | null;
-  stop?: string[] | null;
-  seed?: number | null;
+  maxTokens?: number | null | undefined;
+  minTokens?: number | null | undefined;
+  ignoreEos?: boolean | null | undefined;
+  n?: number | null | undefined;
+  stop?: string[] | null | undefined;
+  seed?: number | null | undefined;
   /** Alternatives per token (chat top_logprobs, completions logprobs); null = no logprobs. */
-  logprobs?: number | null;
+  logprobs?: number | null | undefined;
   /** Completions `echo`: the prompt is part of the returned text. */
-  echo?: boolean | null;
-  reasoningEffort?: string | null;
-  tools?: ToolDefinition[] | null;
-  toolChoice?: ToolChoice | null;
-  parallelToolCalls?: boolean | null;
-  responseFormat?: ResponseFormat | null;
+  echo?: boolean | null | undefined;
+  reasoningEffort?: string | null | undefined;
+  tools?: ToolDefinition[] | null | undefined;
+  toolChoice?: ToolChoice | null | undefined;
+  parallelToolCalls?: boolean | null | undefined;
+  responseFormat?: ResponseFormat | null | undefined;
   /** vLLM's P/D fields, passed through as the client sent them. */
-  kvTransferParams?: Record<string, unknown> | null;
+  kvTransferParams?: Record<string, unknown> | null | undefined;
   stream: boolean;
   /** Lower-cased request headers (HTTP) or metadata (gRPC), for hooks such as forced errors. */
-  headers?: Readonly<Record<string, string | string[] | undefined>>;
+  headers?: Readonly<Record<string, string | string[] | undefined>> | undefined;
 }
 
 export interface ToolCallPlan {
