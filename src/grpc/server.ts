@@ -40,14 +40,13 @@ export function buildGrpcServer(ctx: AppContext): GrpcServer {
   server.addService(InferenceServiceDefinition, inferenceService(ctx) as UntypedServiceImplementation);
   const health = healthService(ctx.engine);
   server.addService(HealthService, health.impl);
-  const index = DescriptorIndex.load();
   const services = [
     "inference.GRPCInferenceService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
   ];
-  const reflect = reflectionHandler(index, services);
+  const reflect = reflectionHandler(() => DescriptorIndex.load(), services);
   server.addService(ReflectionV1, { serverReflectionInfo: reflect });
   server.addService(ReflectionV1Alpha, { serverReflectionInfo: reflect as never });
   return { server, beforeShutdown: () => health.shutdown() };

@@ -3,7 +3,7 @@
  * superset) and building the repository from the live configuration.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { ConfigError } from "../../config/load.js";
 import type { Engine } from "../engine.js";
 import { builtinModels } from "./defaults.js";
@@ -23,7 +23,9 @@ export function loadModelDefinitions(path: string | null | undefined): ModelDefi
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // yaml is loaded only when a repository file is given: most servers run the built-ins.
+    const { parse } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+    doc = parse(text);
   } catch (err) {
     throw new ConfigError(`model repository ${path} is not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`);
   }

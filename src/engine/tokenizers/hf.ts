@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { TokenizerLoader, tokenizers } from "@lenml/tokenizers";
+import type { TokenizerLoader as Loader } from "@lenml/tokenizers";
 import { DecoyError } from "../errors.js";
 import type { DecodeOptions, EncodeOptions, Tokenizer } from "../tokenizer.js";
 
@@ -13,7 +14,14 @@ import type { DecodeOptions, EncodeOptions, Tokenizer } from "../tokenizer.js";
  * it is the same code path as a user's own `--tokenizer PATH`.
  */
 
-type Inner = ReturnType<typeof TokenizerLoader.fromPreTrained>;
+type Inner = ReturnType<typeof Loader.fromPreTrained>;
+
+/** The tokenizer library is loaded with the first real vocabulary, not at server start. */
+let lib: typeof import("@lenml/tokenizers") | undefined;
+function lenml(): typeof import("@lenml/tokenizers") {
+  lib ??= createRequire(import.meta.url)("@lenml/tokenizers") as typeof import("@lenml/tokenizers");
+  return lib;
+}
 
 /** Where a tokenizer's files are; `config` is absent when the directory has no tokenizer_config.json. */
 export interface TokenizerFiles {
@@ -76,13 +84,13 @@ function build(
   };
   // An unrecognised class (e.g. a newer transformers' backend name) would make the loader
   // warn on stderr; the base class reads tokenizer.json the same way.
-  const mapping = (tokenizers.AutoTokenizer as unknown as { TOKENIZER_CLASS_MAPPING: Record<string, unknown> })
+  const mapping = (lenml().tokenizers.AutoTokenizer as unknown as { TOKENIZER_CLASS_MAPPING: Record<string, unknown> })
     .TOKENIZER_CLASS_MAPPING;
   const cls = typeof config.tokenizer_class === "string" ? config.tokenizer_class.replace(/Fast$/, "") : undefined;
   if (cls === undefined || !(cls in mapping)) config.tokenizer_class = "PreTrainedTokenizer";
   let inner: Inner;
   try {
-    inner = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+    inner = lenml().TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
   } catch (err) {
     throw new DecoyError("INVALID_ARGUMENT", `cannot build tokenizer from ${files.json}: ${(err as Error).message}`, {
       cause: err,
