@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every scenario measures Decoy and a bare-Node baseline doing the same wire
  * work in the same run, and reports medians, ranges and the Decoy/baseline ratio against the
- * targets of issue 8. See docs/performance.md.
+ * targets in README (Performance).
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
