@@ -62,16 +62,17 @@ function modelOf(request: FastifyRequest): string {
 export function installRealismHooks(app: FastifyInstance, ctx: AppContext): void {
   const { podName, podNamespace } = ctx.config.current;
   if (podName || podNamespace) {
-    app.addHook("onRequest", async (_request, reply: FastifyReply) => {
+    app.addHook("onRequest", (_request, reply: FastifyReply, done) => {
       if (podName) reply.raw.setHeader("x-inference-pod", podName);
       if (podNamespace) reply.raw.setHeader("x-inference-namespace", podNamespace);
+      done();
     });
   }
-  app.addHook("preHandler", async (request) => {
+  // A callback hook, not an async one: it runs on every request and usually does nothing.
+  app.addHook("preHandler", (request, _reply, done) => {
     const header = request.headers[FORCE_ERROR_HEADER] ?? request.headers[FORCE_ERROR_HEADER_COMPAT];
-    if (header === undefined) return;
-    if (ADMIN_OPERATIONS.has(request.routeOptions.config.operationId ?? "")) return;
+    if (header === undefined || ADMIN_OPERATIONS.has(request.routeOptions.config.operationId ?? "")) return done();
     const err = ctx.faults.forced(header, modelOf(request));
-    if (err) throw err;
+    done(err ?? undefined);
   });
 }
