@@ -57,6 +57,21 @@ const ms = (description: string, extra: Record<string, unknown> = {}) =>
     ...extra,
   }) as const;
 
+/** A latency mean in ms, optionally `MEAN:PCT` (see parseLatencySpec). */
+const latencySpec = (description: string, extra: Record<string, unknown> = {}) =>
+  ({
+    type: "json",
+    default: null,
+    nullable: true,
+    runtime: true,
+    group: "Latency",
+    placeholder: "MS[:PCT]",
+    schema: LATENCY_SPEC_SCHEMA,
+    parse: parseLatencySpec,
+    description,
+    ...extra,
+  }) as const;
+
 /**
  * Simulated timing. Unset (null) values come from `--latency-profile` when one is chosen,
  * else from the built-in defaults listed in each description. All of them may change at
@@ -82,38 +97,18 @@ export const latencySettings = defineSettings({
     description:
       "How the time to the first token is computed: constant (--ttft), per-token (--prefill-overhead + uncached prompt tokens × --prefill-time-per-token), or auto (per-token when a prefill time is set, else constant).",
   },
-  ttft: {
-    type: "json",
-    default: null,
-    nullable: true,
-    runtime: true,
-    group: "Latency",
-    placeholder: "MS[:PCT]",
-    schema: LATENCY_SPEC_SCHEMA,
-    parse: parseLatencySpec,
-    aliases: ["time-to-first-token"],
-    short: "t",
-    env: ["MOCK_SERVER_TTFT"],
-    description:
-      "Time to first token in ms (constant calculator); MEAN:PCT adds a std-dev of PCT % of the mean (default 20).",
-  },
+  ttft: latencySpec(
+    "Time to first token in ms (constant calculator); MEAN:PCT adds a std-dev of PCT % of the mean (default 20).",
+    { aliases: ["time-to-first-token"], short: "t", env: ["MOCK_SERVER_TTFT"] },
+  ),
   ttftStdDev: ms("Standard deviation of the time to first token, ms; at most 30 % of it (default 0).", {
     aliases: ["time-to-first-token-std-dev"],
   }),
-  itl: {
-    type: "json",
-    default: null,
-    nullable: true,
-    runtime: true,
-    group: "Latency",
-    placeholder: "MS[:PCT]",
-    schema: LATENCY_SPEC_SCHEMA,
-    parse: parseLatencySpec,
+  itl: latencySpec("Inter-token latency in ms; MEAN:PCT adds a std-dev of PCT % of the mean (default 5).", {
     aliases: ["inter-token-latency"],
     short: "i",
     env: ["MOCK_SERVER_ITL"],
-    description: "Inter-token latency in ms; MEAN:PCT adds a std-dev of PCT % of the mean (default 5).",
-  },
+  }),
   itlStdDev: ms("Standard deviation of the inter-token latency, ms; at most 30 % of it (default 0).", {
     aliases: ["inter-token-latency-std-dev"],
   }),

@@ -77,6 +77,25 @@ function textShape(req: InferInput, name: string): number[] {
   return t && t.shape.length >= 2 ? [1, 1] : [1];
 }
 
+/** A response with the single FP32 output `name` holding `values`. */
+function fp32Response(
+  req: InferInput,
+  model: string,
+  name: string,
+  shape: number[],
+  values: Float32Array,
+): InferOutput {
+  return {
+    id: req.id,
+    modelName: model,
+    modelVersion: KSERVE_LLM_VERSION,
+    outputs: [
+      { name, datatype: "FP32", shape, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength) },
+    ],
+    parameters: {},
+  };
+}
+
 const OPTIONAL_SCALARS = [
   "max_tokens",
   "min_tokens",
@@ -233,20 +252,7 @@ export class EmbeddingKserveModel implements ServedModel {
     const dims = res.vectors[0]?.length ?? 0;
     const out = new Float32Array(res.vectors.length * dims);
     for (let i = 0; i < res.vectors.length; i++) out.set(res.vectors[i] as Float32Array, i * dims);
-    return {
-      id: req.id,
-      modelName: this.name,
-      modelVersion: KSERVE_LLM_VERSION,
-      outputs: [
-        {
-          name: "embedding_output",
-          datatype: "FP32",
-          shape: [res.vectors.length, dims],
-          data: Buffer.from(out.buffer, out.byteOffset, out.byteLength),
-        },
-      ],
-      parameters: {},
-    };
+    return fp32Response(req, this.name, "embedding_output", [res.vectors.length, dims], out);
   }
 
   config(): Record<string, unknown> {
@@ -277,20 +283,7 @@ export class RankingKserveModel implements ServedModel {
     const res = await this.llm.rank({ model: this.name, query: query ?? "", passages, signal: req.signal });
     const scores = new Float32Array(passages.length);
     for (const r of res.results) scores[r.index] = r.score;
-    return {
-      id: req.id,
-      modelName: this.name,
-      modelVersion: KSERVE_LLM_VERSION,
-      outputs: [
-        {
-          name: "scores",
-          datatype: "FP32",
-          shape: [passages.length],
-          data: Buffer.from(scores.buffer, scores.byteOffset, scores.byteLength),
-        },
-      ],
-      parameters: {},
-    };
+    return fp32Response(req, this.name, "scores", [passages.length], scores);
   }
 
   config(): Record<string, unknown> {

@@ -10,7 +10,7 @@
 import { Random } from "../../random.js";
 import { allocOutput } from "../../tensors.js";
 import type { Tensor } from "../types.js";
-import { itemElements, type OutputGenerator, type OutputRequest } from "./generator.js";
+import { itemElements, type OutputGenerator, type OutputRequest, outputTensor } from "./generator.js";
 import { GenericOutputs, rotateInto } from "./generic.js";
 
 /** Softmax probabilities with a clear top class at index 0 (about 0.75). */
@@ -28,6 +28,12 @@ export function classificationBase(classes: number, salt: string): Float32Array 
   const out = new Float32Array(classes);
   for (let i = 0; i < classes; i++) out[i] = Math.exp((logits[i] as number) - max) / sum;
   return out;
+}
+
+/** Copy FP32 `base` into `dst` at `at` with its winner (index 0) moved to index `top`. */
+function placeWinner(dst: Buffer, at: number, base: Buffer, classes: number, top: number): void {
+  // Rotating right by `top` moves index 0 (the winner) to index `top`.
+  rotateInto(dst, at, base, ((classes - top) % classes) * 4);
 }
 
 /** Bytes of prebuilt single-item outputs kept per model (1,000 classes × 4 KB = 4 MB for resnet). */
@@ -70,16 +76,13 @@ export class ClassificationOutputs implements OutputGenerator {
       const items = this.batched ? batch : 1;
       if (items === 1) {
         const data = this.singleItem(base, classes, hashes[0] ?? 0);
-        return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+        return outputTensor(o, data);
       }
       const data = allocOutput(base.length * items);
       for (let b = 0; b < items; b++) {
-        const top = ClassificationOutputs.topClass(hashes[b] ?? 0, classes);
-        // Rotating right by `top` moves index 0 (the winner) to index `top`.
-        const shift = ((classes - top) % classes) * 4;
-        rotateInto(data, b * base.length, base, shift);
+        placeWinner(data, b * base.length, base, classes, ClassificationOutputs.topClass(hashes[b] ?? 0, classes));
       }
-      return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+      return outputTensor(o, data);
     });
   }
 
@@ -94,8 +97,7 @@ export class ClassificationOutputs implements OutputGenerator {
     const cached = row[top];
     if (cached) return cached;
     const data = allocOutput(base.length);
-    // Rotating right by `top` moves index 0 (the winner) to index `top`.
-    rotateInto(data, 0, base, ((classes - top) % classes) * 4);
+    placeWinner(data, 0, base, classes, top);
     if (this.sharedBytes + data.length <= SHARED_OUTPUT_BYTES) {
       row[top] = data;
       this.sharedBytes += data.length;

@@ -7,7 +7,7 @@
 import { Random } from "../../random.js";
 import { allocOutput, allocTensor, rehash } from "../../tensors.js";
 import type { Tensor } from "../types.js";
-import { type OutputGenerator, type OutputRequest, unit } from "./generator.js";
+import { type OutputGenerator, type OutputRequest, outputTensor, unit } from "./generator.js";
 import { GenericOutputs } from "./generic.js";
 
 export interface Detection {
@@ -79,7 +79,7 @@ export class DetectionOutputs implements OutputGenerator {
           data.writeFloatLE(d.score, at + ((4 + d.classId) * anchors + d.anchor) * 4);
         }
       }
-      return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+      return outputTensor(o, data);
     });
   }
 

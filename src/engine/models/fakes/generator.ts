@@ -42,6 +42,11 @@ export function itemHashes(inputs: readonly Tensor[], batch: number, batched: bo
   return out;
 }
 
+/** The tensor for output request `o` holding `data`. */
+export function outputTensor(o: OutputRequest, data: Buffer): Tensor {
+  return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+}
+
 /** Elements per batch item of a concrete output shape. */
 export function itemElements(shape: readonly number[], batched: boolean): number {
   let n = 1;

@@ -13,7 +13,7 @@ import {
   typedView,
 } from "../../tensors.js";
 import type { Tensor } from "../types.js";
-import { itemElements, type OutputGenerator, type OutputRequest } from "./generator.js";
+import { itemElements, type OutputGenerator, type OutputRequest, outputTensor } from "./generator.js";
 
 interface BaseItem {
   bytes: Buffer;
@@ -57,7 +57,7 @@ export class GenericOutputs implements OutputGenerator {
       const shift = base.offsets ? (base.offsets[r] as number) : r * DATATYPE_SIZE[o.spec.datatype];
       rotateInto(data, b * base.bytes.length, base.bytes, shift);
     }
-    return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+    return outputTensor(o, data);
   }
 
   private base(o: OutputRequest): BaseItem {

@@ -7,7 +7,7 @@
 import { Random } from "../../random.js";
 import { allocOutput, allocTensor, DATATYPE_SIZE, rehash, typedView } from "../../tensors.js";
 import type { Tensor } from "../types.js";
-import { itemElements, type OutputGenerator, type OutputRequest } from "./generator.js";
+import { itemElements, type OutputGenerator, type OutputRequest, outputTensor } from "./generator.js";
 import { GenericOutputs } from "./generic.js";
 
 export interface Span {
@@ -73,7 +73,7 @@ export class QuestionAnsweringOutputs implements OutputGenerator {
         const pos = Math.min(seq - 1, role === "start" ? span.start : span.end);
         data.writeFloatLE(7 + (rehash(hashes[b] ?? 0, role === "start" ? 3 : 4) % 300) / 100, at + pos * 4);
       }
-      return { name: o.spec.name, datatype: o.spec.datatype, shape: o.shape, data };
+      return outputTensor(o, data);
     });
   }
 
