@@ -9,6 +9,9 @@ import type { LlmHooks } from "./hooks.js";
 import { type SlotEntry, SlotState, type Slots } from "./slots.js";
 import type { ChoicePlan, LlmPlan, LlmRequest } from "./types.js";
 
+/** A settled promise: `.then` queues a microtask without queueMicrotask's per-call AsyncResource. */
+const RESOLVED = Promise.resolve();
+
 /**
  * One LLM request on the engine clock: waiting for a slot, then prefill (TTFT), then one
  * token step per inter-token latency, then done. Each job holds at most one scheduler
@@ -182,7 +185,7 @@ export class LlmJob implements SlotEntry {
     if (this.nextAt > now) this.deadline = rt.scheduler.at(this.nextAt, this.fire);
     // Due at once (TTFT 0): no timer round trip, but not synchronously either, so the
     // transport that submitted the job has set itself up before the first token arrives.
-    else queueMicrotask(this.fireDue);
+    else RESOLVED.then(this.fireDue);
   }
 
   private readonly fireDue = (): void => {

@@ -14,6 +14,9 @@ import { chatTemplate, planRequest } from "./plan.js";
 import { type SlotStats, Slots } from "./slots.js";
 import type { ChatMessage, LlmRequest, PromptInput } from "./types.js";
 
+/** A settled promise: `.then` queues a microtask without queueMicrotask's per-call AsyncResource. */
+const RESOLVED = Promise.resolve();
+
 /**
  * The simulated LLM server: one instance per process, shared by the OpenAI/vLLM HTTP routes,
  * Triton's generate extension and the KServe gRPC adapters. The request pipeline is
@@ -364,13 +367,15 @@ export class LlmService {
     if (this.iterationFlushQueued) return;
     this.iterationFlushQueued = true;
     // every deadline of one scheduler tick runs before this microtask: one record per tick
-    queueMicrotask(() => {
-      this.iterationFlushQueued = false;
-      const batch = this.iteration;
-      this.iteration = new Map();
-      for (const [m, n] of batch) this.engine.events.llmIteration(m, n);
-    });
+    RESOLVED.then(this.flushIteration);
   }
+
+  private readonly flushIteration = (): void => {
+    this.iterationFlushQueued = false;
+    const batch = this.iteration;
+    this.iteration = new Map();
+    for (const [m, n] of batch) this.engine.events.llmIteration(m, n);
+  };
 }
 
 /** Vocabularies are shared process-wide, so a new registry costs nothing for those already loaded. */

@@ -165,8 +165,9 @@ export function runLlm(
     sse.start();
     return reply;
   }
-  // The reply is sent from the job's sink (no promise per request); fastify waits for it
-  // because the handler returns the reply.
+  // The reply is sent from the job's sink (no promise per request). The handler is synchronous
+  // and returns undefined, so fastify simply waits for reply.send; returning the reply would make
+  // fastify await it as a thenable (an end-of-stream watcher on every response).
   const job = ctx.llm.submit(req, {
     onDone: (j) => reply.send(body(j)),
     onError: (_j, err) => reply.send(err),
@@ -176,7 +177,7 @@ export function runLlm(
     job.cancel();
     reply.send(new DecoyError("CANCELLED", "The client closed the connection."));
   });
-  return reply;
+  return undefined;
 }
 
 interface ModelCard {
