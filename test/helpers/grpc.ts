@@ -1,5 +1,5 @@
 import { credentials, type Metadata, type ServiceError } from "@grpc/grpc-js";
-import { GRPCInferenceServiceClient } from "../../gen/proto/inference/grpc_service.js";
+import { GRPCInferenceServiceClient, type InferTensorContents } from "../../gen/proto/inference/grpc_service.js";
 
 export function inferenceClient(address: string): GRPCInferenceServiceClient {
   return new GRPCInferenceServiceClient(address, credentials.createInsecure(), {
@@ -24,4 +24,18 @@ export function call<Req, Res>(client: object, method: UnaryMethod<Req, Res>, re
       (err, res) => (err ? reject(err) : resolve(res)),
     );
   });
+}
+
+/** An InferTensorContents with every typed field empty; spread and set the one you need. */
+export function emptyContents(): InferTensorContents {
+  return {
+    boolContents: [],
+    intContents: [],
+    int64Contents: [],
+    uintContents: [],
+    uint64Contents: [],
+    fp32Contents: [],
+    fp64Contents: [],
+    bytesContents: [],
+  };
 }

@@ -7,7 +7,7 @@ import type {
   ModelMetadataResponse,
 } from "../../gen/proto/inference/grpc_service.js";
 import type { DecoyServer } from "../../src/server.js";
-import { call, inferenceClient } from "../helpers/grpc.js";
+import { call, emptyContents, inferenceClient } from "../helpers/grpc.js";
 import { startTestServer } from "../helpers/server.js";
 import { rawRequest } from "./helpers.js";
 
@@ -20,16 +20,7 @@ const rejectsWith = (p: Promise<unknown>, code: number, ...patterns: RegExp[]) =
     return true;
   });
 
-const noContents = {
-  boolContents: [],
-  intContents: [],
-  int64Contents: [],
-  uintContents: [],
-  uint64Contents: [],
-  fp32Contents: [],
-  fp64Contents: [],
-  bytesContents: [],
-};
+const noContents = emptyContents();
 
 describe("KServe v2 gRPC rejects bad requests with the right status and a clear message", () => {
   let server: DecoyServer;

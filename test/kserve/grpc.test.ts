@@ -5,7 +5,7 @@ import { DataType } from "../../gen/proto/inference/model_config.js";
 import type { Datatype } from "../../src/engine/models/types.js";
 import { DATATYPE_SIZE, elementCount } from "../../src/engine/tensors.js";
 import type { DecoyServer } from "../../src/server.js";
-import { call, inferenceClient } from "../helpers/grpc.js";
+import { call, emptyContents, inferenceClient } from "../helpers/grpc.js";
 import { startTestServer } from "../helpers/server.js";
 import { argmax, concrete, floats, rawRequest } from "./helpers.js";
 
@@ -260,19 +260,6 @@ describe("KServe v2 gRPC with the generated client", () => {
     );
   });
 });
-
-function emptyContents() {
-  return {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
-}
 
 function int64(values: number[]) {
   return { ...emptyContents(), int64Contents: values };

@@ -4,7 +4,7 @@ import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import OpenAI, { APIError } from "openai";
 import type { ModelInferRequest } from "../../gen/proto/inference/grpc_service.js";
 import type { DecoyServer } from "../../src/server.js";
-import { inferenceClient } from "../helpers/grpc.js";
+import { emptyContents, inferenceClient } from "../helpers/grpc.js";
 import { startTestServer } from "../helpers/server.js";
 
 const TYPES = [
@@ -30,16 +30,7 @@ function kserveRequest(text: string): ModelInferRequest {
         datatype: "BYTES",
         shape: [1],
         parameters: {},
-        contents: {
-          boolContents: [],
-          intContents: [],
-          int64Contents: [],
-          uintContents: [],
-          uint64Contents: [],
-          fp32Contents: [],
-          fp64Contents: [],
-          bytesContents: [Buffer.from(text)],
-        },
+        contents: { ...emptyContents(), bytesContents: [Buffer.from(text)] },
       },
     ],
     outputs: [],
