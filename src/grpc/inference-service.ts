@@ -107,7 +107,7 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
     modelInfer: kserve((req: ModelInferRequest, call: Call) => {
       const ac = new CallSignal();
       let settled = false;
-      const release = ctx.engine.begin((reason) => ac.abort(reason));
+      const release = ctx.engine.begin(ac.canceller());
       // grpc-js emits `cancelled` whenever the stream closes, also after a normal reply.
       call.on("cancelled", () => {
         if (!settled) ac.abort(cancelled("ModelInfer"));
@@ -180,7 +180,7 @@ export function inferenceService(ctx: AppContext): Partial<GRPCInferenceServiceS
         let release: () => void;
         try {
           // Counted per request so SIGTERM drains it; the drain deadline aborts it.
-          release = ctx.engine.begin((reason) => ac.abort(reason));
+          release = ctx.engine.begin(ac.canceller());
         } catch (err) {
           fail(err);
           return;
