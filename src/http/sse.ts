@@ -35,6 +35,8 @@ export class SseStream {
   private ended = false;
   /** Something went out after the header (which then went with it). */
   private wrote = false;
+  /** The header has been handed to the response (written, or queued behind an earlier one). */
+  private headerOut = false;
   private readonly closeHandlers: (() => void)[] = [];
 
   constructor(private readonly reply: FastifyReply) {
@@ -66,7 +68,10 @@ export class SseStream {
   }
 
   private readonly flushHeader = (): void => {
-    if (!this.wrote && !this.ended && !this.reply.raw.destroyed) this.reply.raw.flushHeaders();
+    if (!this.wrote && !this.ended && !this.reply.raw.destroyed) {
+      this.reply.raw.flushHeaders();
+      this.headerOut = true;
+    }
   };
 
   /** Whether the client is gone or the stream was ended. */
@@ -82,7 +87,19 @@ export class SseStream {
   write(text: string): void {
     if (this.closed || text === "") return;
     this.wrote = true;
-    this.reply.raw.write(text);
+    const res = this.reply.raw;
+    const socket = res.socket;
+    if (!this.headerOut || socket === null) {
+      res.write(text);
+      this.headerOut = true;
+      return;
+    }
+    // Once the header is out and the socket is this response's, an event goes to the socket
+    // as one framed write. `res.write` frames a chunk as four writes (size, CRLF, data, CRLF)
+    // under a cork released on the next tick; at 1,000 streams that bookkeeping was a fifth
+    // of the server's time. The bytes on the wire are the same.
+    if (res.chunkedEncoding) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+    else socket.write(text);
   }
 
   end(last = ""): void {
