@@ -96,7 +96,7 @@ describe("SSE framing on the wire", () => {
     const said = (chunks as { choices: { delta: { content?: string } }[] }[])
       .map((c) => c.choices[0]?.delta.content ?? "")
       .join("");
-    assert.match(said, /[^\x00-\x7f]/, "the streamed text has multi-byte characters");
+    assert.ok(Buffer.byteLength(said) > said.length, "the streamed text has multi-byte characters");
   });
 
   it("answers two pipelined streaming requests on one connection, each whole and in order", async () => {
