@@ -90,12 +90,12 @@ describe("SSE framing on the wire", () => {
     assert.ok(terminated, "the stream ends with the zero-length chunk");
     const ev = events(text);
     assert.equal(ev.at(-1), "[DONE]");
-    const chunks = ev.slice(0, -1).map((e) => JSON.parse(e) as { object: string });
+    const chunks = ev
+      .slice(0, -1)
+      .map((e) => JSON.parse(e) as { object: string; choices: { delta: { content?: string } }[] });
     assert.ok(chunks.length >= 7, `role chunk + 6 tokens, got ${chunks.length}`);
     for (const c of chunks) assert.equal(c.object, "chat.completion.chunk");
-    const said = (chunks as { choices: { delta: { content?: string } }[] }[])
-      .map((c) => c.choices[0]?.delta.content ?? "")
-      .join("");
+    const said = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
     assert.ok(Buffer.byteLength(said) > said.length, "the streamed text has multi-byte characters");
   });
 
