@@ -5,10 +5,10 @@ import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
 import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
 import { allHandlers } from "./handlers.js";
-import { installRealismHooks } from "./plugins/admin.js";
+import { forcedError, installPodHeaders } from "./plugins/admin.js";
 import { rawBodyParser } from "./plugins/kserve.js";
 import { allOperations, type Operation } from "./spec.js";
-import "./types.js";
+import type { OperationHandler } from "./types.js";
 
 export interface BuildAppOptions {
   /** Operations to serve; defaults to every document in gen/schemas. */
@@ -74,23 +74,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     return reply.code(404).send(style === "legacy" ? { detail: "Not Found" } : errorBody(style, err));
   });
 
-  installRealismHooks(app, ctx);
-
-  // In-flight accounting for graceful drain: a request counts until its socket response ends.
-  app.addHook("onRequest", (request, reply, done) => {
-    // Probes and scrapes must keep answering while the server drains.
-    if (request.routeOptions.config.drainExempt) return done();
-    let release: () => void;
-    try {
-      release = ctx.engine.begin();
-    } catch (err) {
-      sendError(reply, (request.routeOptions.config.errorStyle ?? styleForUrl(request.url)) as ErrorStyle, err);
-      return;
-    }
-    reply.raw.once("close", release);
-    done();
-  });
-
+  installPodHeaders(app, ctx);
   if (validators) {
     app.addHook("onSend", async (request, reply, payload) => {
       const id = request.routeOptions.config.operationId;
@@ -107,16 +91,42 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   }
 
   for (const op of operations) {
-    const handler = handlers[op.operationId];
     app.route({
       method: op.method,
       url: op.url,
       schema: op.schema,
       config: { operationId: op.operationId, errorStyle: op.errorStyle, drainExempt: op.drainExempt },
-      handler: handler as never,
+      handler: withEngineAccounting(ctx, op, handlers[op.operationId] as OperationHandler) as never,
     });
   }
   return app;
+}
+
+/**
+ * What every handler does first, in the handler itself rather than in fastify hooks (two hook
+ * runs were about 1 µs of a 20 µs request):
+ *  - in-flight accounting for graceful drain: the request counts until its response closes,
+ *    and is refused with 503 once the server drains. Probes and scrapes are exempt: they must
+ *    keep answering while the server drains;
+ *  - `X-Decoy-Return-Error`: the forced error instead of the handler.
+ */
+function withEngineAccounting(ctx: AppContext, op: Operation, handler: OperationHandler): OperationHandler {
+  const id = op.operationId;
+  if (op.drainExempt) {
+    return (request, reply) => {
+      const forced = forcedError(ctx, request, id);
+      if (forced) throw forced;
+      return handler(request, reply);
+    };
+  }
+  return (request, reply) => {
+    const release = ctx.engine.begin();
+    // `on`, not `once`: the response emits "close" once, and release is idempotent.
+    reply.raw.on("close", release);
+    const forced = forcedError(ctx, request, id);
+    if (forced) throw forced;
+    return handler(request, reply);
+  };
 }
 
 /** Test mode: each response schema is compiled by ajv the first time a response needs it. */

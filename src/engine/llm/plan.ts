@@ -52,20 +52,6 @@ export function chatTemplate(messages: readonly ChatMessage[], toolsJson: string
   return `${s}${ASSISTANT}`;
 }
 
-/** `hashString(chatTemplate(messages, toolsJson))`, hashed part by part without building the text. */
-export function chatTemplateHash(messages: readonly ChatMessage[], toolsJson: string | undefined): number {
-  let h = hashString("");
-  if (toolsJson) h = hashString(IM_END, hashString(toolsJson, hashString(TOOLS_HEAD, h)));
-  for (const m of messages) {
-    h = hashString(IM_START, h);
-    h = hashString(m.role, h);
-    h = hashString("\n", h);
-    h = hashString(m.content, h);
-    h = hashString(IM_END, h);
-  }
-  return hashString(ASSISTANT, h);
-}
-
 /** The text echo mode repeats: the last user message of a chat. */
 export function lastUserText(messages: readonly ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -141,7 +127,7 @@ function promptPlans(
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const hash = chatTemplateHash(messages, toolsJson);
+    const hash = hashString(text);
     const tokens = chatTokens(tok, messages, toolsJson, text, hash);
     return { prompts: [{ text, ids: undefined, tokens: tokens + extra, hash }], echoSources };
   }

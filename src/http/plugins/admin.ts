@@ -53,26 +53,26 @@ function modelOf(request: FastifyRequest): string {
 }
 
 /**
- * Cross-cutting HTTP behaviour of the realism features:
- *  - pod identity (seed 004): `x-inference-pod` / `x-inference-namespace` on every response,
- *    set on the raw response so streamed and error responses carry them too;
- *  - `X-Decoy-Return-Error: <status|failure type>` (and llm-d's `X-Return-Error`) answers the
- *    request with that error before its handler runs; /configure itself is exempt.
+ * Pod identity (seed 004): `x-inference-pod` / `x-inference-namespace` on every response, set
+ * on the raw response so streamed and error responses carry them too.
  */
-export function installRealismHooks(app: FastifyInstance, ctx: AppContext): void {
+export function installPodHeaders(app: FastifyInstance, ctx: AppContext): void {
   const { podName, podNamespace } = ctx.config.current;
-  if (podName || podNamespace) {
-    app.addHook("onRequest", (_request, reply: FastifyReply, done) => {
-      if (podName) reply.raw.setHeader("x-inference-pod", podName);
-      if (podNamespace) reply.raw.setHeader("x-inference-namespace", podNamespace);
-      done();
-    });
-  }
-  // A callback hook, not an async one: it runs on every request and usually does nothing.
-  app.addHook("preHandler", (request, _reply, done) => {
-    const header = request.headers[FORCE_ERROR_HEADER] ?? request.headers[FORCE_ERROR_HEADER_COMPAT];
-    if (header === undefined || ADMIN_OPERATIONS.has(request.routeOptions.config.operationId ?? "")) return done();
-    const err = ctx.faults.forced(header, modelOf(request));
-    done(err ?? undefined);
+  if (!podName && !podNamespace) return;
+  app.addHook("onRequest", (_request, reply: FastifyReply, done) => {
+    if (podName) reply.raw.setHeader("x-inference-pod", podName);
+    if (podNamespace) reply.raw.setHeader("x-inference-namespace", podNamespace);
+    done();
   });
+}
+
+/**
+ * `X-Decoy-Return-Error: <status|failure type>` (and llm-d's `X-Return-Error`): the error a
+ * request is to be answered with instead of running its handler; /configure itself is exempt.
+ * Undefined when the request asks for none.
+ */
+export function forcedError(ctx: AppContext, request: FastifyRequest, operationId: string): DecoyError | undefined {
+  const header = request.headers[FORCE_ERROR_HEADER] ?? request.headers[FORCE_ERROR_HEADER_COMPAT];
+  if (header === undefined || ADMIN_OPERATIONS.has(operationId)) return undefined;
+  return ctx.faults.forced(header, modelOf(request)) ?? undefined;
 }

@@ -172,7 +172,7 @@ export function runLlm(
     onDone: (j) => reply.send(body(j)),
     onError: (_j, err) => reply.send(err),
   });
-  reply.raw.once("close", () => {
+  reply.raw.on("close", () => {
     if (job.finished) return;
     job.cancel();
     reply.send(new DecoyError("CANCELLED", "The client closed the connection."));
