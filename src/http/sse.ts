@@ -6,12 +6,33 @@ import type { FastifyReply } from "fastify";
  * results in exactly one `write` per socket, however many tokens were due.
  */
 
+/** Set when a string passed to escapeJson had a character above U+007F; see `asciiSince`. */
+let nonAscii = false;
+
+/**
+ * Start watching escapeJson's inputs. `asciiSince()` then tells whether every string escaped
+ * since was ASCII, so an event built only from escapeJson/jsonString output, numbers and
+ * literals is ASCII, and SseStream can write it without measuring or encoding it as UTF-8.
+ */
+export function watchAscii(): void {
+  nonAscii = false;
+}
+
+export function asciiSince(): boolean {
+  return !nonAscii;
+}
+
 function needsEscape(s: string): boolean {
+  let escape = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x2028 || c === 0x2029) return true;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) escape = true;
+    else if (c > 0x7f) {
+      nonAscii = true;
+      if (c === 0x2028 || c === 0x2029) escape = true;
+    }
   }
-  return false;
+  return escape;
 }
 
 /** A string's JSON representation without the quotes; the input itself when nothing needs escaping. */
@@ -84,7 +105,8 @@ export class SseStream {
     this.closeHandlers.push(fn);
   }
 
-  write(text: string): void {
+  /** `ascii`: the caller guarantees every character of `text` is below U+0080. */
+  write(text: string, ascii = false): void {
     if (this.closed || text === "") return;
     this.wrote = true;
     const res = this.reply.raw;
@@ -98,7 +120,10 @@ export class SseStream {
     // as one framed write. `res.write` frames a chunk as four writes (size, CRLF, data, CRLF)
     // under a cork released on the next tick; at 1,000 streams that bookkeeping was a fifth
     // of the server's time. The bytes on the wire are the same.
-    if (res.chunkedEncoding) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+    // An ASCII event's length is its byte count, and latin1 writes it as it is stored.
+    if (ascii) {
+      socket.write(res.chunkedEncoding ? `${text.length.toString(16)}\r\n${text}\r\n` : text, "latin1");
+    } else if (res.chunkedEncoding) socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
     else socket.write(text);
   }
 

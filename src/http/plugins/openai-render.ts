@@ -13,7 +13,7 @@ import {
 } from "../../engine/llm/steps.js";
 import type { ChoicePlan } from "../../engine/llm/types.js";
 import { openAiErrorBody } from "../errors.js";
-import { escapeJson, jsonString, SSE_DONE, type SseStream } from "../sse.js";
+import { asciiSince, escapeJson, jsonString, SSE_DONE, type SseStream, watchAscii } from "../sse.js";
 
 /**
  * How an LLM job looks in OpenAI's (and vLLM's) wire format: JSON bodies for non-streaming
@@ -149,6 +149,8 @@ abstract class OpenAiStream implements JobSink {
   protected tail = "";
   protected readonly ref: StepRef = { kind: 0, piece: "", call: -1 };
   private finishedChoices: boolean[] = [];
+  /** The chunk head is ASCII and no chunk carries logprobs: events are ASCII when their text is. */
+  private asciiHead = false;
   private started = false;
   /** The last firing's chunks, held back to leave in one write with the stream's end. */
   private pending = "";
@@ -169,13 +171,17 @@ abstract class OpenAiStream implements JobSink {
 
   private begin(job: LlmJob): void {
     this.started = true;
+    watchAscii();
     this.head = `data: {"id":"${this.idPrefix()}${job.id}","object":"${this.object()}","created":${job.created},"model":${jsonString(job.plan.model.requested)},"choices":[{"index":`;
     this.tail = "}]}\n\n";
+    // Logprobs go through JSON.stringify, which escapeJson's ASCII watch does not see.
+    this.asciiHead = asciiSince() && job.plan.topLogprobs === undefined;
     this.finishedChoices = new Array(job.plan.choices.length).fill(false);
   }
 
   onTokens(job: LlmJob, from: number, to: number): void {
     if (!this.started) this.begin(job);
+    watchAscii();
     let out = "";
     const choices = job.plan.choices;
     for (let ci = 0; ci < choices.length; ci++) {
@@ -194,7 +200,7 @@ abstract class OpenAiStream implements JobSink {
     }
     // the job ends in the same firing that emits its last step (see JobSink)
     if (to >= job.plan.steps) this.pending = out;
-    else this.sse.write(out);
+    else this.sse.write(out, this.asciiHead && asciiSince());
   }
 
   onDone(job: LlmJob): void {
