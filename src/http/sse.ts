@@ -23,16 +23,16 @@ export function asciiSince(): boolean {
 }
 
 function needsEscape(s: string): boolean {
-  let escape = false;
+  let special = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c) escape = true;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) special = true;
     else if (c > 0x7f) {
       nonAscii = true;
-      if (c === 0x2028 || c === 0x2029) escape = true;
+      if (c === 0x2028 || c === 0x2029) special = true;
     }
   }
-  return escape;
+  return special;
 }
 
 /** A string's JSON representation without the quotes; the input itself when nothing needs escaping. */
