@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DecoyError } from "../../src/engine/errors.js";
-import { chatTemplate } from "../../src/engine/llm/plan.js";
+import { chatTemplate, chatTemplateHash } from "../../src/engine/llm/chat-template.js";
 import type { ChatMessage, LlmRequest } from "../../src/engine/llm/types.js";
+import { hashString } from "../../src/engine/random.js";
 import { chat, completion, fakeLlm, recorder } from "./helpers.js";
 
 function plan(flags: Record<string, unknown>, req: LlmRequest) {
@@ -178,6 +179,34 @@ describe("what the simulated model says", () => {
 });
 
 describe("prompt token counts", () => {
+  it("the chat template's hash is taken part by part, equal to hashing the whole text", () => {
+    const cases: [ChatMessage[], string | undefined][] = [
+      [[{ role: "user", content: "hi" }], undefined],
+      [
+        [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: 'Grüße, 世界 👋\n"quoted"' },
+        ],
+        '[{"name":"f"}]',
+      ],
+      [[{ role: "user", content: "" }], ""],
+    ];
+    for (const [messages, tools] of cases) {
+      assert.equal(chatTemplateHash(messages, tools), hashString(chatTemplate(messages, tools)));
+    }
+  });
+
+  it("a chat plan's prompt text is the template, built when first read", () => {
+    const req = chat("Write a short story.", { maxTokens: 4 });
+    const { llm } = fakeLlm({});
+    const tok = llm.tokenizerFor(llm.models.resolve(req.model, "llm"));
+    const prompt = plan({}, req).prompts[0];
+    assert.ok(prompt);
+    assert.equal(prompt.text, chatTemplate(req.messages ?? [], undefined));
+    assert.equal(prompt.hash, hashString(prompt.text));
+    assert.equal(prompt.tokens, tok.count(prompt.text));
+  });
+
   it("repeated prompts count from the cache exactly as tokenizing does, and a changed one is recounted", () => {
     const { llm, clock } = fakeLlm({});
     const count = (req: LlmRequest) => {

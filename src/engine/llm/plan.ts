@@ -2,6 +2,7 @@ import type { Config } from "../../config/schema.js";
 import { DecoyError } from "../errors.js";
 import { hashString, Random } from "../random.js";
 import type { Tokenizer } from "../tokenizer.js";
+import { chatTemplate, chatTemplateHash } from "./chat-template.js";
 import type { ResolvedModel } from "./models.js";
 import { chatTokens, textTokens } from "./prompt-cache.js";
 import { corpusPieces, cyclicSlice, wordStart } from "./text.js";
@@ -39,17 +40,26 @@ function invalid(message: string, param: string | null = null): DecoyError {
   return new DecoyError("INVALID_ARGUMENT", message, { param, type: "BadRequestError" });
 }
 
-const IM_START = "<|im_start|>";
-const IM_END = "<|im_end|>\n";
-const TOOLS_HEAD = "<|im_start|>system\n# Tools\n";
-const ASSISTANT = "<|im_start|>assistant\n";
+/**
+ * A chat prompt whose template text is built only when something reads it (a prompt-cache
+ * miss tokenizes it; KV-cache block hashing and echo read it). Planning needs only its hash
+ * and token count, and building then hashing the text was most of planning's cost.
+ */
+class ChatPrompt implements PromptPlan {
+  readonly ids = undefined;
+  private built: string | undefined;
 
-/** A ChatML-style rendering of the conversation: what the prompt-token count is taken over. */
-export function chatTemplate(messages: readonly ChatMessage[], toolsJson: string | undefined): string {
-  let s = "";
-  if (toolsJson) s += `${TOOLS_HEAD}${toolsJson}${IM_END}`;
-  for (const m of messages) s += `${IM_START}${m.role}\n${m.content}${IM_END}`;
-  return `${s}${ASSISTANT}`;
+  constructor(
+    private readonly messages: readonly ChatMessage[],
+    private readonly toolsJson: string | undefined,
+    readonly tokens: number,
+    readonly hash: number,
+  ) {}
+
+  get text(): string {
+    this.built ??= chatTemplate(this.messages, this.toolsJson);
+    return this.built;
+  }
 }
 
 /** The text echo mode repeats: the last user message of a chat. */
@@ -123,13 +133,12 @@ function promptPlans(
     const messages = req.messages ?? [];
     if (messages.length === 0) throw invalid("messages must contain at least one message.", "messages");
     const toolsJson = req.tools?.length ? JSON.stringify(req.tools) : undefined;
-    const text = chatTemplate(messages, toolsJson);
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const hash = hashString(text);
-    const tokens = chatTokens(tok, messages, toolsJson, text, hash);
-    return { prompts: [{ text, ids: undefined, tokens: tokens + extra, hash }], echoSources };
+    const hash = chatTemplateHash(messages, toolsJson);
+    const tokens = chatTokens(tok, messages, toolsJson, hash);
+    return { prompts: [new ChatPrompt(messages, toolsJson, tokens + extra, hash)], echoSources };
   }
   const inputs = req.prompts ?? [];
   if (inputs.length === 0) throw invalid("prompt must not be empty.", "prompt");

@@ -1,4 +1,5 @@
 import type { Tokenizer } from "../tokenizer.js";
+import { chatTemplate } from "./chat-template.js";
 
 /**
  * What planning needs to know about a prompt — its token count under one tokenizer — for
@@ -98,22 +99,17 @@ function sameChat(parts: readonly string[], ms: Messages, toolsJson: string | un
 }
 
 /**
- * Token count of the chat prompt `text`, built from `messages` and `toolsJson`, whose
- * `hashString` is `hash`; `text` is only read (and so only flattened) on a miss.
+ * Token count of the chat prompt built from `messages` and `toolsJson` (see `chatTemplate`),
+ * whose `hashString` is `hash`; the template text is only built on a miss.
  */
-export function chatTokens(
-  tok: Tokenizer,
-  messages: Messages,
-  toolsJson: string | undefined,
-  text: string,
-  hash: number,
-): number {
+export function chatTokens(tok: Tokenizer, messages: Messages, toolsJson: string | undefined, hash: number): number {
   const cache = cacheFor(tok);
   const e = cache.get(hash);
   if (e !== undefined && sameChat(e.parts, messages, toolsJson)) {
     e.used = true;
     return e.tokens;
   }
+  const text = chatTemplate(messages, toolsJson);
   const tokens = tok.count(text);
   const parts = [toolsJson ?? ""];
   for (const m of messages) parts.push(m.role, m.content);

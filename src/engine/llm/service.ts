@@ -6,11 +6,12 @@ import { LatencyModel } from "../latency.js";
 import type { Random } from "../random.js";
 import type { Deadline } from "../scheduler.js";
 import { type Tokenizer, TokenizerRegistry } from "../tokenizer.js";
+import { chatTemplate } from "./chat-template.js";
 import { embeddingVector, relevance } from "./embeddings.js";
 import type { LlmHooks } from "./hooks.js";
 import { type JobRuntime, type JobSink, LlmJob } from "./job.js";
 import { LlmModels, type ModelKind, type ResolvedModel } from "./models.js";
-import { chatTemplate, planRequest } from "./plan.js";
+import { planRequest } from "./plan.js";
 import { type SlotStats, Slots } from "./slots.js";
 import type { ChatMessage, LlmRequest, PromptInput } from "./types.js";
 
