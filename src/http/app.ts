@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { pino } from "pino";
 import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
 import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
@@ -13,7 +14,6 @@ import type { OperationHandler } from "./types.js";
 export interface BuildAppOptions {
   /** Operations to serve; defaults to every document in gen/schemas. */
   operations?: Operation[];
-  logger?: FastifyServerOptions["logger"];
 }
 
 /**
@@ -24,13 +24,17 @@ export interface BuildAppOptions {
 export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const cfg = ctx.config.current;
   const pending = new Set<() => void>();
+  const level = cfg.logLevel;
+  const log: FastifyBaseLogger = level === "silent" ? SILENT : pino({ level });
+  // fastify logs each request at info. Given a logger, it also adds "finish" and "error"
+  // listeners, two clock reads and two log calls to every response, even when nothing can
+  // print. Below info it gets none, and Decoy's own messages go to `log` (decoyLog).
+  const requestLogs = level === "info" || level === "debug" || level === "trace";
   const app = Fastify({
-    logger: options.logger ?? (cfg.logLevel === "silent" ? false : { level: cfg.logLevel }),
+    ...(requestLogs ? { loggerInstance: log } : { logger: false }),
     // Per-request child loggers cost an allocation per request; request ids matter only
-    // when requests are logged, i.e. at debug and trace.
-    ...(cfg.logLevel === "debug" || cfg.logLevel === "trace"
-      ? {}
-      : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
+    // when requests are logged in detail, i.e. at debug and trace.
+    ...(level === "debug" || level === "trace" ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
     bodyLimit: Math.floor(cfg.maxRequestBodySizeMb * 1024 * 1024),
     forceCloseConnections: "idle",
     return503OnClosing: true,
@@ -40,6 +44,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
     schemaController: { compilersFactory: lazyCompilers(pending) as CompilersFactory },
   });
   pendingByApp.set(app, pending);
+  app.decorate("decoyLog", log);
 
   // Every route registered on this app, whoever registers it: a test holds them to the specs.
   const served: { method: string; url: string }[] = [];
@@ -84,7 +89,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
       if (!v) return payload;
       if (v(JSON.parse(payload))) return payload;
       const msg = `response of ${id} (${reply.statusCode}) violates its OpenAPI schema: ${ajvText(v)}`;
-      request.log.error(msg);
+      app.decoyLog.error(msg);
       reply.code(500);
       return JSON.stringify({ error: { message: msg, type: "InternalServerError", param: null, code: 500 } });
     });
@@ -152,6 +157,20 @@ async function responseValidators(operations: Operation[]): Promise<(key: string
     return v;
   };
 }
+
+const noop = (): void => {};
+/** --log-level silent: a logger that drops everything. */
+const SILENT: FastifyBaseLogger = {
+  level: "silent",
+  fatal: noop,
+  error: noop,
+  warn: noop,
+  info: noop,
+  debug: noop,
+  trace: noop,
+  silent: noop,
+  child: () => SILENT,
+};
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
 type Compiler = (route: { schema: unknown }) => (...args: unknown[]) => unknown;

@@ -99,7 +99,7 @@ export function sendError(
 ): FastifyReply {
   const err = normalizeError(raw);
   if (err.code === "INTERNAL" || err.code === "UNKNOWN") {
-    (request?.log ?? reply.log).error({ err: err.cause ?? err }, "internal error");
+    reply.server.decoyLog.error({ err: err.cause ?? err, url: request?.url }, "internal error");
   }
   // A body rejected before it was read leaves the rest of it on the socket: close the
   // connection rather than leave the client waiting on a keep-alive that cannot be reused.

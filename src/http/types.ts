@@ -8,6 +8,8 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Every route registered on the app (method, URL), for the spec-coverage test. */
     servedRoutes: { method: string; url: string }[];
+    /** Decoy's own log (errors, configuration changes), also when fastify logs no requests. */
+    decoyLog: import("fastify").FastifyBaseLogger;
   }
   interface FastifyContextConfig {
     operationId?: string;

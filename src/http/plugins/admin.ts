@@ -38,7 +38,7 @@ export function adminHandlers(ctx: AppContext): OperationHandlers {
         }
         throw err;
       }
-      request.log.info({ changed }, "configuration changed");
+      request.server.decoyLog.info({ changed }, "configuration changed");
       return { status: "ok", changed: changed.map(kebab), ...snapshot(ctx.config.current) };
     },
   };
