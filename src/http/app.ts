@@ -33,8 +33,9 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   const app = Fastify({
     ...(requestLogs ? { loggerInstance: log } : { logger: false }),
     // Per-request child loggers cost an allocation per request; request ids matter only
-    // when requests are logged in detail, i.e. at debug and trace.
-    ...(level === "debug" || level === "trace" ? {} : { childLoggerFactory: (logger: FastifyBaseLogger) => logger }),
+    // when requests are logged in detail, i.e. at debug and trace. Without a logger fastify
+    // skips the factory only when it is its own.
+    ...(level === "info" ? { childLoggerFactory: (logger: FastifyBaseLogger) => logger } : {}),
     bodyLimit: Math.floor(cfg.maxRequestBodySizeMb * 1024 * 1024),
     forceCloseConnections: "idle",
     return503OnClosing: true,
