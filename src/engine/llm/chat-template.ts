@@ -1,4 +1,3 @@
-import { hashString } from "../random.js";
 import type { ChatMessage } from "./types.js";
 
 /**
@@ -17,18 +16,4 @@ export function chatTemplate(messages: readonly ChatMessage[], toolsJson: string
   if (toolsJson) s += `${TOOLS_HEAD}${toolsJson}${IM_END}`;
   for (const m of messages) s += `${IM_START}${m.role}\n${m.content}${IM_END}`;
   return `${s}${ASSISTANT}`;
-}
-
-/** `hashString(chatTemplate(messages, toolsJson))`, hashed part by part without building the text. */
-export function chatTemplateHash(messages: readonly ChatMessage[], toolsJson: string | undefined): number {
-  let h = hashString("");
-  if (toolsJson) h = hashString(IM_END, hashString(toolsJson, hashString(TOOLS_HEAD, h)));
-  for (const m of messages) {
-    h = hashString(IM_START, h);
-    h = hashString(m.role, h);
-    h = hashString("\n", h);
-    h = hashString(m.content, h);
-    h = hashString(IM_END, h);
-  }
-  return hashString(ASSISTANT, h);
 }

@@ -2,9 +2,9 @@ import type { Config } from "../../config/schema.js";
 import { DecoyError } from "../errors.js";
 import { hashString, Random } from "../random.js";
 import type { Tokenizer } from "../tokenizer.js";
-import { chatTemplate, chatTemplateHash } from "./chat-template.js";
+import { chatTemplate } from "./chat-template.js";
 import type { ResolvedModel } from "./models.js";
-import { chatTokens, textTokens } from "./prompt-cache.js";
+import { promptInfo } from "./prompt-cache.js";
 import { corpusPieces, cyclicSlice, wordStart } from "./text.js";
 import { jsonContent, planToolCalls, validateToolChoice, wantsToolCalls } from "./tools.js";
 import type { ChatMessage, ChoicePlan, FinishReason, LlmPlan, LlmRequest, PromptPlan } from "./types.js";
@@ -38,28 +38,6 @@ const EFFORTS = new Set(["none", "minimal", "low", "medium", "high"]);
 
 function invalid(message: string, param: string | null = null): DecoyError {
   return new DecoyError("INVALID_ARGUMENT", message, { param, type: "BadRequestError" });
-}
-
-/**
- * A chat prompt whose template text is built only when something reads it (a prompt-cache
- * miss tokenizes it; KV-cache block hashing and echo read it). Planning needs only its hash
- * and token count, and building then hashing the text was most of planning's cost.
- */
-class ChatPrompt implements PromptPlan {
-  readonly ids = undefined;
-  private built: string | undefined;
-
-  constructor(
-    private readonly messages: readonly ChatMessage[],
-    private readonly toolsJson: string | undefined,
-    readonly tokens: number,
-    readonly hash: number,
-  ) {}
-
-  get text(): string {
-    this.built ??= chatTemplate(this.messages, this.toolsJson);
-    return this.built;
-  }
 }
 
 /** The text echo mode repeats: the last user message of a chat. */
@@ -136,9 +114,9 @@ function promptPlans(
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const hash = chatTemplateHash(messages, toolsJson);
-    const tokens = chatTokens(tok, messages, toolsJson, hash);
-    return { prompts: [new ChatPrompt(messages, toolsJson, tokens + extra, hash)], echoSources };
+    const text = chatTemplate(messages, toolsJson);
+    const { tokens, hash } = promptInfo(tok, text);
+    return { prompts: [{ text, ids: undefined, tokens: tokens + extra, hash }], echoSources };
   }
   const inputs = req.prompts ?? [];
   if (inputs.length === 0) throw invalid("prompt must not be empty.", "prompt");
@@ -150,8 +128,8 @@ function promptPlans(
         echoSources.push(pieces);
         prompts.push({ text: p, ids: undefined, tokens: pieces.length, hash: hashString(p) });
       } else {
-        const hash = hashString(p);
-        prompts.push({ text: p, ids: undefined, tokens: textTokens(tok, p, hash), hash });
+        const { tokens, hash } = promptInfo(tok, p);
+        prompts.push({ text: p, ids: undefined, tokens, hash });
       }
     } else {
       if (p.length === 0) throw invalid("prompt must not be empty.", "prompt");

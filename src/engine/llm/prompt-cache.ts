@@ -1,18 +1,17 @@
+import { hashString } from "../random.js";
 import type { Tokenizer } from "../tokenizer.js";
-import { chatTemplate } from "./chat-template.js";
 
 /**
- * What planning needs to know about a prompt — its token count under one tokenizer — for
- * recently seen prompts. Load generators send the same system prompt and conversations over
- * and over, and tokenizing was the largest per-request cost after the transport.
+ * What planning needs to know about a prompt, for recently seen prompts: its token count under
+ * one tokenizer and its `hashString` (which seeds the deterministic answer). Load generators
+ * send the same system prompt and conversations over and over, and tokenizing was the largest
+ * per-request cost after the transport; hashing the text in JavaScript came next.
  *
- * Entries are found by the prompt text's FNV hash, which planning computes anyway (it seeds the
- * deterministic answer), and confirmed by comparing the parts the text was built from (the
- * chat messages, or the completion prompt) with `===`: no key string is built or hashed by the
- * Map. A hit therefore gives exactly what tokenizing the text would; nothing is assumed about
- * how counts of parts add up. Bounded in entries and characters; entries used since the last
- * eviction pass get a second chance (an approximation of least-recently-used that costs
- * nothing on a hit).
+ * The prompt text itself is the key. V8 hashes a string key natively (several times faster
+ * than a JavaScript loop over the characters of a string fresh from JSON.parse) and confirms
+ * a hit by comparing the text, so a hit gives exactly what tokenizing and hashing would.
+ * Bounded in entries and characters; entries used since the last eviction pass get a second
+ * chance (an approximation of least-recently-used that costs nothing on a hit).
  */
 
 const MAX_ENTRIES = 1024;
@@ -21,43 +20,42 @@ const MAX_CHARS = 4_000_000;
 /** Prompts longer than this are tokenized every time rather than evicting everything else. */
 const MAX_TEXT = 256_000;
 
-interface Entry {
-  /** The strings the prompt text was built from, compared on lookup. */
-  parts: readonly string[];
-  chars: number;
-  tokens: number;
+export interface PromptInfo {
+  readonly tokens: number;
+  /** `hashString(text)`. */
+  readonly hash: number;
+}
+
+interface Entry extends PromptInfo {
   used: boolean;
 }
 
 class PromptCache {
-  private readonly entries = new Map<number, Entry>();
+  private readonly entries = new Map<string, Entry>();
   private chars = 0;
 
-  get(hash: number): Entry | undefined {
-    return this.entries.get(hash);
+  get(text: string): Entry | undefined {
+    return this.entries.get(text);
   }
 
-  set(hash: number, parts: readonly string[], chars: number, tokens: number): void {
-    if (chars > MAX_TEXT) return;
-    const old = this.entries.get(hash);
-    if (old) {
-      this.entries.delete(hash);
-      this.chars -= old.chars;
-    }
-    this.entries.set(hash, { parts, chars, tokens, used: false });
-    this.chars += chars;
+  set(text: string, info: PromptInfo): void {
+    if (text.length > MAX_TEXT) return;
+    const old = this.entries.get(text);
+    if (old) this.entries.delete(text);
+    else this.chars += text.length;
+    this.entries.set(text, { tokens: info.tokens, hash: info.hash, used: false });
     this.evict();
   }
 
   private evict(): void {
     // each pass over an entry either evicts it or clears its bit, so this ends
     while (this.entries.size > MAX_ENTRIES || this.chars > MAX_CHARS) {
-      const [hash, e] = this.entries.entries().next().value as [number, Entry];
-      this.entries.delete(hash);
+      const [text, e] = this.entries.entries().next().value as [string, Entry];
+      this.entries.delete(text);
       if (e.used) {
         e.used = false;
-        this.entries.set(hash, e);
-      } else this.chars -= e.chars;
+        this.entries.set(text, e);
+      } else this.chars -= text.length;
     }
   }
 }
@@ -73,46 +71,15 @@ function cacheFor(tok: Tokenizer): PromptCache {
   return c;
 }
 
-/** Token count of a completion prompt whose `hashString` is `hash`. */
-export function textTokens(tok: Tokenizer, text: string, hash: number): number {
+/** Token count (under `tok`) and hash of a prompt text, from the cache when it was seen lately. */
+export function promptInfo(tok: Tokenizer, text: string): PromptInfo {
   const cache = cacheFor(tok);
-  const e = cache.get(hash);
-  if (e !== undefined && e.parts.length === 1 && e.parts[0] === text) {
+  const e = cache.get(text);
+  if (e !== undefined) {
     e.used = true;
-    return e.tokens;
+    return e;
   }
-  const tokens = tok.count(text);
-  cache.set(hash, [text], text.length, tokens);
-  return tokens;
-}
-
-type Messages = readonly { role: string; content: string }[];
-
-/** Whether `parts` (the tools' JSON, then each message's role and content) describe this chat. */
-function sameChat(parts: readonly string[], ms: Messages, toolsJson: string | undefined): boolean {
-  if (parts.length !== 1 + 2 * ms.length || parts[0] !== (toolsJson ?? "")) return false;
-  for (let i = 0; i < ms.length; i++) {
-    const m = ms[i] as { role: string; content: string };
-    if (parts[1 + 2 * i] !== m.role || parts[2 + 2 * i] !== m.content) return false;
-  }
-  return true;
-}
-
-/**
- * Token count of the chat prompt built from `messages` and `toolsJson` (see `chatTemplate`),
- * whose `hashString` is `hash`; the template text is only built on a miss.
- */
-export function chatTokens(tok: Tokenizer, messages: Messages, toolsJson: string | undefined, hash: number): number {
-  const cache = cacheFor(tok);
-  const e = cache.get(hash);
-  if (e !== undefined && sameChat(e.parts, messages, toolsJson)) {
-    e.used = true;
-    return e.tokens;
-  }
-  const text = chatTemplate(messages, toolsJson);
-  const tokens = tok.count(text);
-  const parts = [toolsJson ?? ""];
-  for (const m of messages) parts.push(m.role, m.content);
-  cache.set(hash, parts, text.length, tokens);
-  return tokens;
+  const info = { tokens: tok.count(text), hash: hashString(text) };
+  cache.set(text, info);
+  return info;
 }
