@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { pino } from "pino";
 import type { AppContext } from "../context.js";
 import { DecoyError } from "../engine/errors.js";
+import { trackClose } from "./closing.js";
 import { type ErrorStyle, errorBody, sendError, styleForUrl } from "./errors.js";
 import { allHandlers } from "./handlers.js";
 import { forcedError, installPodHeaders } from "./plugins/admin.js";
@@ -126,9 +127,7 @@ function withEngineAccounting(ctx: AppContext, op: Operation, handler: Operation
     };
   }
   return (request, reply) => {
-    const release = ctx.engine.begin();
-    // `on`, not `once`: the response emits "close" once, and release is idempotent.
-    reply.raw.on("close", release);
+    trackClose(reply, ctx.engine.begin());
     const forced = forcedError(ctx, request, id);
     if (forced) throw forced;
     return handler(request, reply);

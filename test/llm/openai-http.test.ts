@@ -551,6 +551,32 @@ describe("limits and cancellation over HTTP", () => {
     }
   });
 
+  it("a client that drops a non-streaming request frees its slot and its in-flight count at once", async () => {
+    const server = await startTestServer({ ttft: 1, itl: 20, maxNumSeqs: 1 });
+    try {
+      const ac = new AbortController();
+      const pending = fetch(`${server.httpUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: MODEL,
+          messages: [{ role: "user", content: "long" }],
+          max_tokens: 500,
+          ignore_eos: true,
+        }),
+        signal: ac.signal,
+      }).catch(() => undefined);
+      await until(async () => (await stats(server)).running === 1);
+      await until(async () => server.ctx.engine.inflightCount === 1);
+      ac.abort();
+      await until(async () => (await stats(server)).running === 0, 200);
+      await until(async () => server.ctx.engine.inflightCount === 0, 200);
+      await pending;
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a full waiting queue answers 429 and a large body 413", async () => {
     const server = await startTestServer({
       ttft: 50,

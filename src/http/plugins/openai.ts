@@ -13,6 +13,7 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from "../../engine/llm/types.js";
+import { onResponseClose } from "../closing.js";
 import { SseStream } from "../sse.js";
 import type { OperationHandlers } from "../types.js";
 import { ChatStream, CompletionStream, chatBody, completionBody } from "./openai-render.js";
@@ -172,7 +173,7 @@ export function runLlm(
     onDone: (j) => reply.send(body(j)),
     onError: (_j, err) => reply.send(err),
   });
-  reply.raw.on("close", () => {
+  onResponseClose(reply, () => {
     if (job.finished) return;
     job.cancel();
     reply.send(new DecoyError("CANCELLED", "The client closed the connection."));
