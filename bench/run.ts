@@ -18,7 +18,7 @@ import {
   type ScenarioResult,
   textTable,
 } from "./lib/report.js";
-import type { BenchContext, Scenario } from "./lib/scenario.js";
+import { type BenchContext, profileBaselines, type Scenario } from "./lib/scenario.js";
 import { chat } from "./scenarios/chat.js";
 import { grpc } from "./scenarios/grpc.js";
 import { memory } from "./scenarios/memory.js";
@@ -34,7 +34,7 @@ const USAGE = `usage: npm run bench -- [options]
   --only a,b        scenarios to run: ${SCENARIOS.map((s) => s.name).join(", ")}
   --quick           short smoke run (under ~3 minutes)
   --compare FILE    compare with an earlier results JSON
-  --cpu-prof        run Decoy under node --cpu-prof (profiles in bench/results/prof) and print top frames
+  --cpu-prof        run Decoy and the baselines under node --cpu-prof (bench/results/prof) and print top frames
   --model NAME      chat model (default: first of GET /v1/models)
   --text-model NAME gRPC text model (default: the chat model)
   --no-pin          do not pin with taskset
@@ -90,6 +90,9 @@ const ctx: BenchContext = {
   textModel: a["text-model"] ?? a.model,
   log,
 };
+
+// Baselines are profiled too, so each Decoy profile has its bare counterpart (profile-compare.ts).
+if (ctx.cpuProf) profileBaselines(join(RESULTS_DIR, "prof"));
 
 process.on("SIGINT", () => {
   killAllStarted();

@@ -1,5 +1,5 @@
 /** What a scenario file exports, and helpers every scenario shares. */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DecoyProcess, discoverChatModel, latencyFlags, startDecoy } from "./decoy.js";
 import { benchScript } from "./paths.js";
@@ -32,12 +32,31 @@ export interface Scenario {
   run(ctx: BenchContext, rec: Recorder): Promise<ScenarioOutcome>;
 }
 
+/** Set by the runner for --cpu-prof: baselines are profiled next to Decoy, into this directory. */
+let baselineProfileDir: string | undefined;
+export function profileBaselines(dir: string | undefined): void {
+  baselineProfileDir = dir;
+}
+
 /** Start a compiled baseline script pinned to core 0 and wait for its `ready` line. */
 export function startBaseline(name: string, args: string[], ready = /^ready (?:grpc )?(?:http:\/\/)?([\d.]+):(\d+)/) {
+  const prof: string[] = [];
+  if (baselineProfileDir) {
+    mkdirSync(baselineProfileDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const base = name.split("/").pop() as string;
+    prof.push(
+      "--cpu-prof",
+      "--cpu-prof-dir",
+      baselineProfileDir,
+      "--cpu-prof-name",
+      `base-${base}-${stamp}.cpuprofile`,
+    );
+  }
   return startProcess({
     name,
     cmd: process.execPath,
-    args: [benchScript(name), ...args],
+    args: [...prof, benchScript(name), ...args],
     cpu: 0,
     ready,
     env: { ...process.env, NODE_ENV: "production" },
