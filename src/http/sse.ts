@@ -1,4 +1,5 @@
 import type { FastifyReply } from "fastify";
+import { onResponseClose } from "./closing.js";
 
 /**
  * Server-Sent Events on a raw socket. Streams bypass fastify's serializer: every event text is
@@ -62,7 +63,7 @@ export class SseStream {
 
   constructor(private readonly reply: FastifyReply) {
     // "close" fires when the response ends or when the connection goes away first
-    reply.raw.once("close", () => {
+    onResponseClose(reply, () => {
       const wasEnded = this.ended;
       this.ended = true;
       if (!wasEnded) for (const fn of this.closeHandlers) fn();

@@ -5,6 +5,7 @@ import { CallSignal } from "../../engine/models/call-signal.js";
 import { SERVER_EXTENSIONS } from "../../engine/models/extensions.js";
 import type { DurationStat, ModelStatsSnapshot } from "../../engine/models/statistics.js";
 import { modelMetadata } from "../../engine/models/types.js";
+import { onResponseClose } from "../closing.js";
 import { parseInferRequest, renderInferResponse } from "../kserve-tensors.js";
 import type { OperationHandlers } from "../types.js";
 
@@ -98,7 +99,7 @@ export function kserveHandlers(ctx: AppContext): OperationHandlers {
     const { model, version = "" } = params(req);
     const ac = new CallSignal();
     // A client that goes away releases the model instance and the scheduler deadline at once.
-    reply.raw.once("close", () => {
+    onResponseClose(reply, () => {
       if (!reply.raw.writableFinished) ac.abort(new DecoyError("CANCELLED", "the client closed the connection"));
     });
     const parsed = parseInferRequest(req.body, req.headers, ac.signal);

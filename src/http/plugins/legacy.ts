@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../../context.js";
 import { LEGACY_MODELS, LegacyFakes } from "../../engine/models/legacy.js";
 import { hashString } from "../../engine/random.js";
+import { onResponseClose } from "../closing.js";
 import type { OperationHandlers } from "../types.js";
 
 const EMPTY = Buffer.alloc(0);
@@ -26,7 +27,7 @@ export function legacyHandlers(ctx: AppContext): OperationHandlers {
       const ms = ctx.config.current.sleep * 1000;
       const deadline = ctx.engine.scheduler.after(ms, () => resolve());
       // A client that hangs up frees its timer at once; nothing is written to the closed socket.
-      reply.raw.once("close", () => {
+      onResponseClose(reply, () => {
         if (!reply.raw.writableFinished) ctx.engine.scheduler.cancel(deadline);
       });
     });

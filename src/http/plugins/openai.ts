@@ -281,7 +281,7 @@ export function openaiHandlers(ctx: AppContext): OperationHandlers {
     createEmbedding: async (request, reply) => {
       const body = request.body as Schemas["EmbeddingRequest"];
       const ac = new AbortController();
-      reply.raw.once("close", () => ac.abort());
+      onResponseClose(reply, () => ac.abort());
       const res = await ctx.llm.embed({
         model: body.model,
         inputs: embeddingInputs(body.input),

@@ -1,8 +1,10 @@
+import type { FastifyReply } from "fastify";
 import type { components } from "../../../gen/openapi/vllm.js";
 import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
 import { toLogit } from "../../engine/llm/embeddings.js";
 import type { ChatMessage } from "../../engine/llm/types.js";
+import { onResponseClose } from "../closing.js";
 import { allOperations } from "../spec.js";
 import type { OperationHandlers } from "../types.js";
 import { modelCards } from "./openai.js";
@@ -62,9 +64,9 @@ export function vllmHandlers(ctx: AppContext): OperationHandlers {
       })),
     };
   };
-  const abortOnClose = (reply: { raw: { once(ev: "close", fn: () => void): unknown } }): AbortSignal => {
+  const abortOnClose = (reply: FastifyReply): AbortSignal => {
     const ac = new AbortController();
-    reply.raw.once("close", () => ac.abort());
+    onResponseClose(reply, () => ac.abort());
     return ac.signal;
   };
 
