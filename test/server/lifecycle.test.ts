@@ -56,6 +56,33 @@ describe("decoy serve process", () => {
     assert.match(s.stdout(), /stopped/);
   });
 
+  it("logs requests and configuration changes at --log-level info, and no request below it", async () => {
+    const quiet = await startCliServer();
+    await (await fetch(`${quiet.httpUrl}/health`)).text();
+    quiet.proc.kill("SIGTERM");
+    assert.equal(await quiet.exited, 0);
+    assert.doesNotMatch(quiet.stdout(), /request completed|incoming request/);
+
+    const s = await startCliServer(["--log-level", "info"]);
+    await (await fetch(`${s.httpUrl}/health`)).text();
+    const patched = await fetch(`${s.httpUrl}/configure`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ mode: "echo" }),
+    });
+    assert.equal(patched.status, 200);
+    s.proc.kill("SIGTERM");
+    assert.equal(await s.exited, 0);
+    const lines = s
+      .stdout()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { msg?: string; req?: { url?: string }; changed?: string[] });
+    assert.ok(lines.some((l) => l.msg === "incoming request" && l.req?.url === "/health"));
+    assert.ok(lines.some((l) => l.msg === "request completed"));
+    assert.ok(lines.some((l) => l.msg === "configuration changed" && l.changed?.includes("mode")));
+  });
+
   it("SIGINT stops it too", async () => {
     const s = await startCliServer();
     s.proc.kill("SIGINT");
