@@ -26,7 +26,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions = {}): 
   const cfg = ctx.config.current;
   const pending = new Set<() => void>();
   const level = cfg.logLevel;
-  const log: FastifyBaseLogger = level === "silent" ? SILENT : pino({ level });
+  const log: FastifyBaseLogger = pino({ level });
   // fastify logs each request at info. Given a logger, it also adds "finish" and "error"
   // listeners, two clock reads and two log calls to every response, even when nothing can
   // print. Below info it gets none, and Decoy's own messages go to `log` (decoyLog).
@@ -157,20 +157,6 @@ async function responseValidators(operations: Operation[]): Promise<(key: string
     return v;
   };
 }
-
-const noop = (): void => {};
-/** --log-level silent: a logger that drops everything. */
-const SILENT: FastifyBaseLogger = {
-  level: "silent",
-  fatal: noop,
-  error: noop,
-  warn: noop,
-  info: noop,
-  debug: noop,
-  trace: noop,
-  silent: noop,
-  child: () => SILENT,
-};
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
 type Compiler = (route: { schema: unknown }) => (...args: unknown[]) => unknown;
