@@ -59,13 +59,19 @@ describe("bench against a fake OpenAI server", () => {
   test("streaming chat: TTFT, ITL and lengths match the server's timing; artifacts written", async () => {
     const out = join(dir, "stream");
     const before = server.openaiBodies.length;
+    const gapsBefore = server.tokenGapsMs.length;
     const { runs } = await runBench(options({ outputDir: out }));
+    const sent = server.tokenGapsMs.slice(gapsBefore);
+    const sentMean = sent.reduce((a, b) => a + b, 0) / sent.length;
     const m = runs[0]?.metrics ?? {};
     assert.equal(m.error_count?.avg, 0);
     assert.equal(m.request_count?.avg, 24);
     near(m.time_to_first_token?.p50, 27, 12, "p50 TTFT");
     assert.ok((m.time_to_first_token?.p50 ?? 0) >= 20);
-    near(m.inter_token_latency?.avg, 2.5, 1.5, "ITL");
+    // The server's timers (2 ms) run late on a loaded machine; the client must see the gaps
+    // the server actually made, give or take scheduling on the way.
+    assert.ok((m.inter_token_latency?.avg ?? 0) >= 1.5, "ITL at least the server's configured 2 ms, less timer slack");
+    near(m.inter_token_latency?.avg, sentMean, Math.max(0.5, sentMean * 0.25), "ITL vs the gaps the server made");
     assert.equal(m.output_sequence_length?.p50, 10);
     assert.equal(m.input_sequence_length?.avg, 64);
     near(m.request_latency?.p50, 45, 25, "p50 latency");

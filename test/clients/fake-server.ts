@@ -29,6 +29,11 @@ export interface FakeServer {
   hits: Map<string, number>;
   /** Bodies of OpenAI requests, for assertions on what the client sent. */
   openaiBodies: Record<string, unknown>[];
+  /**
+   * Gaps between consecutive token writes of each stream as the server made them (ms): the
+   * ground truth a client's ITL is checked against, since timers on a busy machine run late.
+   */
+  tokenGapsMs: number[];
   close(): Promise<void>;
 }
 
@@ -135,6 +140,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   const started = performance.now();
   const hits = new Map<string, number>();
   const openaiBodies: Record<string, unknown>[] = [];
+  const tokenGapsMs: number[] = [];
   const seenBlocks = new Set<string>();
 
   /** Cached prompt tokens: leading 16-word blocks already seen, vLLM-style block granularity. */
@@ -248,9 +254,13 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         }
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         await wait(firstDelay);
+        let last = 0;
         for (let i = 0; i < n; i++) {
           if (i > 0) await wait(itl);
           res.write(`data: ${JSON.stringify({ id: "x", choices: [piece(i)] })}\n\n`);
+          const now = performance.now();
+          if (i > 0) tokenGapsMs.push(now - last);
+          last = now;
         }
         const includeUsage = (doc.stream_options as { include_usage?: boolean } | undefined)?.include_usage;
         if (includeUsage) res.write(`data: ${JSON.stringify({ id: "x", choices: [], usage })}\n\n`);
@@ -271,6 +281,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     port,
     hits,
     openaiBodies,
+    tokenGapsMs,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
