@@ -124,6 +124,61 @@ describe("OpenAI / vLLM HTTP surface", () => {
     for (const d of data.slice(0, -1)) assertSchema("openai", "ChatCompletionChunk", JSON.parse(d));
   });
 
+  it("continuous_usage_stats: every chunk carries the usage so far per choice; without include_usage it is ignored", async () => {
+    const request = {
+      model: MODEL,
+      messages: [{ role: "user" as const, content: "Count along." }],
+      max_tokens: 6,
+      n: 2,
+      stream: true as const,
+    };
+    const whole = await openai.chat.completions.create({ ...request, stream: false });
+    const prompt = whole.usage?.prompt_tokens as number;
+    const stream = await openai.chat.completions.create({
+      ...request,
+      stream_options: { include_usage: true, continuous_usage_stats: true } as OpenAI.ChatCompletionStreamOptions,
+    });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) {
+      assertSchema("openai", "ChatCompletionChunk", chunk);
+      chunks.push(chunk);
+    }
+    const seen = [0, 0];
+    for (const c of chunks.filter((x) => x.choices.length > 0)) {
+      const i = c.choices[0]?.index as number;
+      const expected = c.choices[0]?.delta.role ? 0 : ++seen[i]!;
+      assert.deepEqual(c.usage, {
+        prompt_tokens: prompt,
+        total_tokens: prompt + expected,
+        completion_tokens: expected,
+      });
+    }
+    assert.deepEqual(seen, [6, 6]);
+    assert.equal(chunks.at(-1)?.usage?.completion_tokens, 12, "the final usage chunk counts every choice");
+
+    const raw = await post(server, "/v1/chat/completions", {
+      ...request,
+      stream_options: { continuous_usage_stats: true },
+    });
+    const events = sseData(raw.text).slice(0, -1);
+    assert.ok(events.length > 0 && events.every((d) => !("usage" in JSON.parse(d))), "no usage without include_usage");
+
+    const completion = await post(server, "/v1/completions", {
+      model: MODEL,
+      prompt: ["one", "a longer second prompt"],
+      max_tokens: 2,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
+    const perChoice = sseData(completion.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as OpenAI.Completion)
+      .filter((c) => c.choices.length > 0);
+    for (const c of perChoice) assertSchema("openai", "CompletionChunk", c);
+    const prompts = new Set(perChoice.map((c) => c.usage?.prompt_tokens));
+    assert.equal(prompts.size, 2, "each choice counts the prompt it answers");
+  });
+
   it("completions: string, list of strings, token ids, n, echo, logprobs, streaming", async () => {
     const res = await openai.completions.create({
       model: MODEL,
@@ -660,6 +715,34 @@ describe("zero latency over HTTP", () => {
       assert.equal(new Set(results).size, 1, "the same text streamed and not");
       const s = await stats(server);
       assert.deepEqual([s.running, s.waiting], [0, 0]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("--enable-force-include-usage", () => {
+  it("streams carry per-chunk and final usage although the request asks for none", async () => {
+    const server = await startTestServer({ ttft: 0, itl: 0, enableForceIncludeUsage: true });
+    try {
+      const stream = await client(server).chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "No stream options." }],
+        max_tokens: 3,
+        stream: true,
+      });
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      assert.deepEqual(
+        chunks.map((c) => [c.choices.length, c.usage?.completion_tokens]),
+        [
+          [1, 0],
+          [1, 1],
+          [1, 2],
+          [1, 3],
+          [0, 3],
+        ],
+      );
     } finally {
       await server.close();
     }

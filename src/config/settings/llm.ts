@@ -71,6 +71,14 @@ export const llmSettings = defineSettings({
     description:
       "Answer requests for any model name as the base model (like aiperf's mock server) instead of 404 model_not_found.",
   },
+  enableForceIncludeUsage: {
+    type: "boolean",
+    default: false,
+    group: "LLM",
+    runtime: true,
+    description:
+      "Every stream carries usage: a final usage chunk and the usage so far on every chunk, as if each request asked for stream_options include_usage and continuous_usage_stats (vLLM's --enable-force-include-usage).",
+  },
   maxModelLen: {
     type: "integer",
     default: 1024,

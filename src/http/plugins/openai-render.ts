@@ -155,15 +155,21 @@ abstract class OpenAiStream implements JobSink {
   /** The last firing's chunks, held back to leave in one write with the stream's end. */
   private pending = "";
 
+  /**
+   * `includeUsage`: a usage chunk before [DONE]. `continuousUsage` (vLLM's
+   * stream_options.continuous_usage_stats): every choice chunk also carries the usage so far,
+   * its choice's completion tokens counted up to and including that chunk.
+   */
   constructor(
     protected readonly sse: SseStream,
     private readonly includeUsage: boolean,
+    private readonly continuousUsage = false,
   ) {}
 
   protected abstract object(): string;
   protected abstract idPrefix(): string;
-  /** Chunk(s) opening a choice (chat: the role chunk; completions: nothing). */
-  protected abstract opening(job: LlmJob, choice: ChoicePlan): string;
+  /** Chunk(s) opening a choice (chat: the role chunk; completions: nothing), ending with `tail`. */
+  protected abstract opening(job: LlmJob, choice: ChoicePlan, tail: string): string;
   /** One step's chunk body after `"index":i,` (without the closing `}]}`). */
   protected abstract stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string;
   /** A chunk that only carries a finish reason. */
@@ -186,6 +192,16 @@ abstract class OpenAiStream implements JobSink {
     this.finishedChoices = new Array(job.plan.choices.length).fill(false);
   }
 
+  /**
+   * What closes a choice chunk: `}]}`, or with continuous usage the usage after `completed`
+   * tokens of this choice, counted against the prompt it answers (vLLM's field order).
+   */
+  private chunkTail(job: LlmJob, choice: ChoicePlan, completed: number): string {
+    if (!this.continuousUsage) return this.tail;
+    const prompt = job.plan.prompts[choice.promptIndex]?.tokens ?? job.plan.promptTokens;
+    return `}],"usage":{"prompt_tokens":${prompt},"total_tokens":${prompt + completed},"completion_tokens":${completed}}}\n\n`;
+  }
+
   onTokens(job: LlmJob, from: number, to: number): void {
     if (!this.started) this.begin(job);
     watchAscii();
@@ -193,18 +209,18 @@ abstract class OpenAiStream implements JobSink {
     const choices = job.plan.choices;
     for (let ci = 0; ci < choices.length; ci++) {
       const choice = choices[ci] as ChoicePlan;
-      if (from === 0) out += this.opening(job, choice);
+      if (from === 0) out += this.opening(job, choice, this.chunkTail(job, choice, 0));
       const end = Math.min(to, choice.steps);
       for (let s = from; s < end; s++) {
         const last = s === choice.steps - 1;
         if (last) this.finishedChoices[ci] = true;
-        const plain = last ? undefined : this.plainStep(job, choice, ci, s);
+        const plain = last || this.continuousUsage ? undefined : this.plainStep(job, choice, ci, s);
         out +=
           plain ??
           this.head +
             choice.index +
             this.stepChunk(job, choice, s, last ? `"${choice.finishReason}"` : "null") +
-            this.tail;
+            this.chunkTail(job, choice, s + 1);
       }
     }
     // the job ends in the same firing that emits its last step (see JobSink)
@@ -220,8 +236,12 @@ abstract class OpenAiStream implements JobSink {
     for (let ci = 0; ci < choices.length; ci++) {
       if (this.finishedChoices[ci]) continue;
       const choice = choices[ci] as ChoicePlan;
-      if (job.emitted === 0) out += this.opening(job, choice);
-      out += this.head + choice.index + this.finishChunk(choice) + this.tail;
+      if (job.emitted === 0) out += this.opening(job, choice, this.chunkTail(job, choice, 0));
+      out +=
+        this.head +
+        choice.index +
+        this.finishChunk(choice) +
+        this.chunkTail(job, choice, Math.min(choice.steps, job.emitted));
     }
     if (this.includeUsage) {
       out += `data: {"id":"${this.idPrefix()}${job.id}","object":"${this.object()}","created":${job.created},"model":${jsonString(job.plan.model.requested)},"choices":[],"usage":${JSON.stringify(usageOf(job))}}\n\n`;
@@ -262,8 +282,8 @@ export class ChatStream extends OpenAiStream {
   protected idPrefix(): string {
     return "chatcmpl-";
   }
-  protected opening(_job: LlmJob, choice: ChoicePlan): string {
-    return `${this.head}${choice.index},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null${this.tail}`;
+  protected opening(_job: LlmJob, choice: ChoicePlan, tail: string): string {
+    return `${this.head}${choice.index},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null${tail}`;
   }
   protected stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string {
     const ref = this.ref;

@@ -243,6 +243,20 @@ function embeddingInputs(input: Schemas["EmbeddingRequest"]["input"]): PromptInp
   });
 }
 
+/**
+ * Usage in a stream, as vLLM decides it: a final usage chunk with `include_usage`, usage on
+ * every chunk as well with `continuous_usage_stats` (only together with `include_usage`);
+ * --enable-force-include-usage turns both on whatever the request says.
+ */
+function streamUsage(
+  ctx: AppContext,
+  options: Schemas["StreamOptions"] | undefined,
+): { final: boolean; continuous: boolean } {
+  if (ctx.config.current.enableForceIncludeUsage) return { final: true, continuous: true };
+  const final = options?.include_usage === true;
+  return { final, continuous: final && options?.continuous_usage_stats === true };
+}
+
 export function openaiHandlers(ctx: AppContext): OperationHandlers {
   return {
     listModels: () => ({ object: "list", data: modelCards(ctx) }),
@@ -256,24 +270,24 @@ export function openaiHandlers(ctx: AppContext): OperationHandlers {
 
     createChatCompletion: (request, reply) => {
       const body = request.body as Schemas["ChatCompletionRequest"];
-      const includeUsage = body.stream_options?.include_usage === true;
+      const usage = streamUsage(ctx, body.stream_options);
       return runLlm(
         ctx,
         reply,
         chatRequest(body, headersOf(request)),
-        (sse) => new ChatStream(sse, includeUsage),
+        (sse) => new ChatStream(sse, usage.final, usage.continuous),
         chatBody,
       );
     },
 
     createCompletion: (request, reply) => {
       const body = request.body as Schemas["CompletionRequest"];
-      const includeUsage = body.stream_options?.include_usage === true;
+      const usage = streamUsage(ctx, body.stream_options);
       return runLlm(
         ctx,
         reply,
         completionRequest(body, headersOf(request)),
-        (sse) => new CompletionStream(sse, includeUsage),
+        (sse) => new CompletionStream(sse, usage.final, usage.continuous),
         completionBody,
       );
     },
