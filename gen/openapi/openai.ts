@@ -142,6 +142,8 @@ export interface components {
             tool_calls?: components["schemas"]["ToolCall"][];
         };
         ChatCompletionRequest: {
+            /** @description vLLM extra; add the tokenizer's BOS/EOS around the prompt (default false for chat, whose template carries them). */
+            add_special_tokens?: boolean | null;
             frequency_penalty?: number | null;
             ignore_eos?: boolean | null;
             kv_transfer_params?: components["schemas"]["KvTransferParams"];
@@ -223,6 +225,8 @@ export interface components {
             } | null)[];
         } | null;
         CompletionRequest: {
+            /** @description vLLM extra; add the tokenizer's BOS/EOS around each text prompt (default true). */
+            add_special_tokens?: boolean | null;
             echo?: boolean | null;
             ignore_eos?: boolean | null;
             kv_transfer_params?: components["schemas"]["KvTransferParams"];

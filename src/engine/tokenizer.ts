@@ -34,6 +34,8 @@ export interface Tokenizer {
   readonly name: string;
   /** Size of the id space: real tokenizers accept ids in [0, vocabSize); approx ids fall below it. */
   readonly vocabSize: number;
+  /** Tokens `addSpecialTokens` puts around any text (BOS and/or EOS): 1 for Llama 3, 0 for Qwen3. */
+  readonly specialTokenCount: number;
   encode(text: string, options?: EncodeOptions): number[];
   /**
    * Text for `ids`. Real tokenizers reject ids outside the vocabulary (DecoyError

@@ -179,6 +179,64 @@ describe("OpenAI / vLLM HTTP surface", () => {
     assert.equal(prompts.size, 2, "each choice counts the prompt it answers");
   });
 
+  it("completions echo + logprobs lists the prompt's tokens first (null logprob on the first); max_tokens 0 scores the prompt alone", async () => {
+    const prompt = "Score this sentence please";
+    const tokenized = (await (
+      await fetch(`${server.httpUrl}/tokenize`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL, prompt }),
+      })
+    ).json()) as { count: number };
+    const n = tokenized.count;
+
+    const scored = await openai.completions.create({ model: MODEL, prompt, max_tokens: 0, echo: true, logprobs: 1 });
+    assertSchema("openai", "Completion", scored);
+    const lp = scored.choices[0]?.logprobs;
+    assert.equal(scored.choices[0]?.text, prompt);
+    assert.equal(lp?.tokens?.length, n);
+    assert.equal(lp?.tokens?.join(""), prompt);
+    assert.equal(lp?.token_logprobs?.[0], null);
+    assert.equal(lp?.top_logprobs?.[0], null);
+    assert.ok(lp?.token_logprobs?.slice(1).every((v) => typeof v === "number" && v <= 0));
+    assert.deepEqual(lp?.text_offset?.slice(0, 2), [0, lp?.tokens?.[0]?.length]);
+    assert.equal(scored.usage?.completion_tokens, 1, "vLLM generates one token it does not show");
+    assert.equal(scored.choices[0]?.finish_reason, "length");
+
+    const more = await openai.completions.create({ model: MODEL, prompt, max_tokens: 3, echo: true, logprobs: 2 });
+    const all = more.choices[0]?.logprobs;
+    assert.equal(all?.tokens?.length, n + 3);
+    assert.deepEqual(all?.token_logprobs?.slice(0, n), lp?.token_logprobs, "prompt logprobs are deterministic");
+    assert.equal(all?.tokens?.join(""), more.choices[0]?.text);
+    assert.equal(all?.text_offset?.[n], prompt.length, "output offsets continue after the prompt");
+
+    const streamed = await openai.completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 3,
+      echo: true,
+      logprobs: 2,
+      stream: true,
+    });
+    const parts: OpenAI.Completion[] = [];
+    for await (const chunk of streamed) {
+      assertSchema("openai", "CompletionChunk", chunk);
+      if (chunk.choices.length) parts.push(chunk);
+    }
+    assert.equal(
+      parts[0]?.choices[0]?.logprobs?.tokens?.length,
+      n + 1,
+      "the first chunk carries the prompt and a token",
+    );
+    assert.deepEqual(
+      parts.flatMap((c) => c.choices[0]?.logprobs?.text_offset ?? []),
+      all?.text_offset,
+    );
+
+    const bare = await post(server, "/v1/completions", { model: MODEL, prompt, max_tokens: 0 });
+    assert.equal(bare.status, 400, "max_tokens 0 needs echo");
+  });
+
   it("completions: string, list of strings, token ids, n, echo, logprobs, streaming", async () => {
     const res = await openai.completions.create({
       model: MODEL,

@@ -118,7 +118,7 @@ export class LlmJob implements SlotEntry {
     const have = this.idsCache[promptIndex];
     if (have) return have;
     const p = this.plan.prompts[promptIndex];
-    const ids = p === undefined ? [] : (p.ids ?? this.tokenizer.encode(p.text));
+    const ids = p === undefined ? [] : (p.ids ?? this.tokenizer.encode(p.text, { addSpecialTokens: p.special }));
     this.idsCache[promptIndex] = ids;
     return ids;
   }

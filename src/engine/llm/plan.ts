@@ -107,6 +107,8 @@ function promptPlans(
   echo: boolean,
 ): { prompts: PromptPlan[]; echoSources: string[][] } {
   const echoSources: string[][] = [];
+  const special = req.addSpecialTokens ?? req.api !== "chat";
+  const extraSpecial = special ? tok.specialTokenCount : 0;
   if (req.api === "chat") {
     const messages = req.messages ?? [];
     if (messages.length === 0) throw invalid("messages must contain at least one message.", "messages");
@@ -116,7 +118,10 @@ function promptPlans(
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
     const text = chatTemplate(messages, toolsJson);
     const { tokens, hash } = promptInfo(tok, text);
-    return { prompts: [{ text, ids: undefined, tokens: tokens + extra, hash }], echoSources };
+    return {
+      prompts: [{ text, ids: undefined, tokens: tokens + extra + extraSpecial, special, hash }],
+      echoSources,
+    };
   }
   const inputs = req.prompts ?? [];
   if (inputs.length === 0) throw invalid("prompt must not be empty.", "prompt");
@@ -126,17 +131,18 @@ function promptPlans(
       if (echo) {
         const pieces = tok.pieces(p);
         echoSources.push(pieces);
-        prompts.push({ text: p, ids: undefined, tokens: pieces.length, hash: hashString(p) });
+        prompts.push({ text: p, ids: undefined, tokens: pieces.length + extraSpecial, special, hash: hashString(p) });
       } else {
         const { tokens, hash } = promptInfo(tok, p);
-        prompts.push({ text: p, ids: undefined, tokens, hash });
+        prompts.push({ text: p, ids: undefined, tokens: tokens + extraSpecial, special, hash });
       }
     } else {
       if (p.length === 0) throw invalid("prompt must not be empty.", "prompt");
       const pieces = tok.piecesFromIds(p);
       if (echo) echoSources.push(pieces);
       const text = pieces.join("");
-      prompts.push({ text, ids: p, tokens: p.length, hash: hashString(text) });
+      // token-id prompts are used as sent, as vLLM does
+      prompts.push({ text, ids: p, tokens: p.length, special: false, hash: hashString(text) });
     }
   }
   return { prompts, echoSources };
@@ -183,7 +189,10 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
   const { cfg, tokenizer: tok } = ctx;
   const n = req.n ?? 1;
   if (!Number.isInteger(n) || n < 1) throw invalid(`n must be at least 1, got ${n}.`, "n");
-  const maxTokens = req.maxTokens ?? undefined;
+  // Completions with echo and max_tokens 0 return the prompt alone (how evaluation harnesses
+  // score a text's log-likelihood); vLLM still generates one token, which usage counts.
+  const echoOnly = req.api === "completion" && req.echo === true && req.maxTokens === 0;
+  const maxTokens = echoOnly ? 1 : (req.maxTokens ?? undefined);
   if (maxTokens !== undefined && maxTokens < 1) {
     throw invalid(`max_tokens must be at least 1, got ${maxTokens}.`, "max_tokens");
   }
@@ -290,7 +299,7 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
       let logprobs: number[] | undefined;
       if (topLogprobs !== undefined) {
         logprobs = new Array(choiceSteps);
-        for (let i = 0; i < choiceSteps; i++) logprobs[i] = -Math.round(rng.next() ** 3 * 40000) / 10000;
+        for (let i = 0; i < choiceSteps; i++) logprobs[i] = sampledLogprob(rng);
       }
       choices.push({
         index,
@@ -323,8 +332,26 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
     remoteDecode,
     kvTransferParams: remoteDecode ? prefillTransferParams(ctx, promptTokens) : null,
     echo: req.echo === true,
+    echoOnly,
     tokenizer: tok.name,
   };
+}
+
+/** A plausible log-probability of a chosen token: mostly near 0, sometimes down to -4. */
+function sampledLogprob(rng: Random): number {
+  return -Math.round(rng.next() ** 3 * 40000) / 10000;
+}
+
+/**
+ * Log-probabilities of a prompt's tokens after the first (vLLM's prompt_logprobs, which a
+ * completion with `echo` and `logprobs` returns; the first token has no context and none),
+ * deterministic per prompt text.
+ */
+export function promptLogprobs(prompt: PromptPlan, tokens: number): number[] {
+  const rng = new Random(`${prompt.hash}:prompt`);
+  const out = new Array<number>(Math.max(0, tokens - 1));
+  for (let i = 0; i < out.length; i++) out[i] = sampledLogprob(rng);
+  return out;
 }
 
 /** Alternatives for one step's logprobs: other corpus pieces, each less likely than the chosen one. */

@@ -266,8 +266,11 @@ export class LlmService {
     };
   }
 
-  /** vLLM's /tokenize: completion (prompt) or chat (messages) form. */
-  tokenize(input: { model?: string; prompt?: string; messages?: ChatMessage[] }): {
+  /**
+   * vLLM's /tokenize: completion (prompt) or chat (messages) form; BOS/EOS as vLLM adds them
+   * by default (completion form yes, chat form no) unless `addSpecialTokens` says otherwise.
+   */
+  tokenize(input: { model?: string; prompt?: string; messages?: ChatMessage[]; addSpecialTokens?: boolean }): {
     ids: number[];
     strings: string[];
     maxModelLen: number;
@@ -275,7 +278,7 @@ export class LlmService {
     const model = this.models.resolve(input.model, "llm");
     const tok = this.tokenizerFor(model);
     const text = input.messages ? chatTemplate(input.messages, undefined) : (input.prompt ?? "");
-    const ids = tok.encode(text);
+    const ids = tok.encode(text, { addSpecialTokens: input.addSpecialTokens ?? !input.messages });
     return { ids, strings: tok.tokenStrings(ids), maxModelLen: this.engine.config.current.maxModelLen };
   }
 

@@ -49,6 +49,11 @@ export interface LlmRequest {
   logprobs?: number | null | undefined;
   /** Completions `echo`: the prompt is part of the returned text. */
   echo?: boolean | null | undefined;
+  /**
+   * vLLM's `add_special_tokens`: BOS/EOS around text prompts. Null or undefined: vLLM's
+   * default, true for completions and false for chat (its template carries them).
+   */
+  addSpecialTokens?: boolean | null | undefined;
   reasoningEffort?: string | null | undefined;
   tools?: ToolDefinition[] | null | undefined;
   toolChoice?: ToolChoice | null | undefined;
@@ -93,6 +98,8 @@ export interface PromptPlan {
   /** Token ids when the client sent ids. */
   ids: readonly number[] | undefined;
   tokens: number;
+  /** Whether `tokens` counts the tokenizer's BOS/EOS around `text` (add_special_tokens). */
+  special: boolean;
   /** `hashString(text)`: what deterministic output is seeded from. */
   hash: number;
 }
@@ -120,6 +127,8 @@ export interface LlmPlan {
   kvTransferParams: Record<string, unknown> | null;
   /** Completions `echo`. */
   echo: boolean;
+  /** Completions `echo` with max_tokens 0: the text is the prompt alone (one token is still generated). */
+  echoOnly: boolean;
   /** The tokenizer's name (reported by /tokenize and in stats). */
   tokenizer: string;
 }

@@ -333,6 +333,7 @@ function filler(id: number): string {
 export class ApproxTokenizer implements Tokenizer {
   readonly name = "approx";
   readonly vocabSize = APPROX_VOCAB_SIZE;
+  readonly specialTokenCount = 0;
   /** Insertion-ordered so the oldest entry is the one evicted when full. */
   private readonly known = new Map<number, string>();
 

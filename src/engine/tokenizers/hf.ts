@@ -148,6 +148,7 @@ function incompleteTail(buf: Uint8Array, len: number): number {
 
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
+  readonly specialTokenCount: number;
   /** Byte-level vocabularies get an exact, fast piece splitter; others fall back to incremental decoding. */
   private readonly byteLevel: boolean;
   private readonly addedById = new Map<number, string>();
@@ -176,6 +177,7 @@ export class HfTokenizer implements Tokenizer {
       inner.encode(probe, { add_special_tokens: false }).length;
     this.bos = !postProcessorAdds && inner.add_bos_token === true ? inner.bos_token_id : undefined;
     this.eos = !postProcessorAdds && inner.add_eos_token === true ? inner.eos_token_id : undefined;
+    this.specialTokenCount = this.encode(probe, { addSpecialTokens: true }).length - this.encode(probe).length;
   }
 
   encode(text: string, options?: EncodeOptions): number[] {

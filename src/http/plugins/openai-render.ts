@@ -1,7 +1,7 @@
 import type { components } from "../../../gen/openapi/openai.js";
 import type { DecoyError } from "../../engine/errors.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
-import { topAlternatives } from "../../engine/llm/plan.js";
+import { promptLogprobs, topAlternatives } from "../../engine/llm/plan.js";
 import {
   contentText,
   pieceAt,
@@ -60,24 +60,57 @@ function chatTokenLogprob(job: LlmJob, choice: ChoicePlan, step: number): Schema
   };
 }
 
-function completionLogprobs(job: LlmJob, choice: ChoicePlan, from: number, to: number, offset: number) {
-  const tokens: string[] = [];
-  const tokenLogprobs: number[] = [];
-  const top: Record<string, number>[] = [];
-  const offsets: number[] = [];
+type CompletionLogprobsBody = NonNullable<Schemas["CompletionLogprobs"]>;
+
+/**
+ * Completions logprobs of steps [from, to), text offsets counted from `offset`. With
+ * `prompt` (echo, first chunk) the echoed prompt's tokens come first, from offset 0, as
+ * vLLM returns prompt_logprobs: the first token with null logprob and alternatives. Each
+ * entry's alternatives include the chosen token, as vLLM's do.
+ */
+function completionLogprobs(
+  job: LlmJob,
+  choice: ChoicePlan,
+  from: number,
+  to: number,
+  offset: number,
+  prompt = false,
+): CompletionLogprobsBody {
+  const out: CompletionLogprobsBody = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
   const k = job.plan.topLogprobs ?? 0;
-  for (let s = from; s < Math.min(to, choice.steps); s++) {
-    const token = pieceAt(choice, s);
-    const lp = choice.logprobs?.[s] ?? 0;
-    tokens.push(token);
-    tokenLogprobs.push(lp);
-    const alts: Record<string, number> = {};
-    if (k > 0) for (const a of topAlternatives(job.tokenizer, token, lp, k, s)) alts[a.token] ??= a.logprob;
-    top.push(alts);
-    offsets.push(offset);
+  const add = (token: string, lp: number | null, salt: number) => {
+    out.tokens.push(token);
+    out.token_logprobs.push(lp);
+    let alts: Record<string, number> | null = null;
+    if (lp !== null) {
+      alts = {};
+      for (const a of topAlternatives(job.tokenizer, token, lp, k, salt)) alts[a.token] ??= a.logprob;
+    }
+    out.top_logprobs.push(alts);
+    out.text_offset.push(offset);
     offset += token.length;
+  };
+  if (prompt) {
+    offset = 0;
+    const pieces = echoPieces(job, choice.promptIndex);
+    const plan = job.plan.prompts[choice.promptIndex];
+    const values = plan ? promptLogprobs(plan, pieces.length) : [];
+    for (let i = 0; i < pieces.length; i++) add(pieces[i] as string, i === 0 ? null : (values[i - 1] ?? 0), -1 - i);
   }
-  return { tokens, token_logprobs: tokenLogprobs, top_logprobs: top, text_offset: offsets };
+  for (let s = from; s < Math.min(to, choice.steps); s++) add(pieceAt(choice, s), choice.logprobs?.[s] ?? 0, s);
+  return out;
+}
+
+/** The echoed prompt token by token (token-id prompts decoded), as logprobs list it. */
+function echoPieces(job: LlmJob, promptIndex: number): string[] {
+  return job.tokenizer.piecesFromIds(job.promptTokenIds(promptIndex));
+}
+
+/** Where the output's text offsets start after an echoed prompt: its tokens' total length. */
+function echoOffset(job: LlmJob, promptIndex: number): number {
+  let n = 0;
+  for (const p of echoPieces(job, promptIndex)) n += p.length;
+  return n;
 }
 
 export function chatBody(job: LlmJob): ChatCompletionBody {
@@ -124,11 +157,11 @@ export function completionBody(job: LlmJob): CompletionBody {
     created: job.created,
     model: plan.model.requested,
     choices: plan.choices.map((c) => {
-      const echo = promptEcho(job, c.promptIndex);
+      const shown = plan.echoOnly ? 0 : c.steps;
       return {
         index: c.index,
-        text: echo + c.content.join(""),
-        logprobs: plan.topLogprobs === undefined ? null : completionLogprobs(job, c, 0, c.steps, echo.length),
+        text: promptEcho(job, c.promptIndex) + (plan.echoOnly ? "" : c.content.join("")),
+        logprobs: plan.topLogprobs === undefined ? null : completionLogprobs(job, c, 0, shown, 0, plan.echo),
         // completions never call tools
         finish_reason: c.finishReason as Exclude<typeof c.finishReason, "tool_calls">,
         stop_reason: null,
@@ -317,22 +350,25 @@ export class CompletionStream extends OpenAiStream {
   protected opening(): string {
     return "";
   }
+  /** Per choice, where output text offsets start (after the echoed prompt's tokens). */
+  private outputOffsets: number[] = [];
+
   protected stepChunk(job: LlmJob, choice: ChoicePlan, step: number, finish: string): string {
-    let text = contentText(choice, step, step + 1);
-    const echo = step === 0 ? promptEcho(job, choice.promptIndex) : "";
-    if (echo) text = echo + text;
-    const lp =
-      job.plan.topLogprobs === undefined
-        ? "null"
-        : JSON.stringify(
-            completionLogprobs(
-              job,
-              choice,
-              step,
-              step + 1,
-              promptEcho(job, choice.promptIndex).length + contentText(choice, 0, step).length,
-            ),
-          );
+    const plan = job.plan;
+    // echo with max_tokens 0: the one generated token is not shown
+    const to = plan.echoOnly ? step : step + 1;
+    let text = contentText(choice, step, to);
+    if (step === 0) text = promptEcho(job, choice.promptIndex) + text;
+    let lp = "null";
+    if (plan.topLogprobs !== undefined) {
+      let start = this.outputOffsets[choice.index];
+      if (start === undefined) {
+        start = plan.echo ? echoOffset(job, choice.promptIndex) : 0;
+        this.outputOffsets[choice.index] = start;
+      }
+      const offset = start + contentText(choice, 0, step).length;
+      lp = JSON.stringify(completionLogprobs(job, choice, step, to, offset, plan.echo && step === 0));
+    }
     return `,"text":"${escapeJson(text)}","logprobs":${lp},"finish_reason":${finish},"stop_reason":null`;
   }
   protected finishChunk(choice: ChoicePlan): string {

@@ -119,8 +119,9 @@ export function vllmHandlers(ctx: AppContext): OperationHandlers {
           type: "BadRequestError",
         });
       }
-      const input: { model?: string; prompt?: string; messages?: ChatMessage[] } = {};
+      const input: { model?: string; prompt?: string; messages?: ChatMessage[]; addSpecialTokens?: boolean } = {};
       if (body.model !== undefined) input.model = body.model;
+      if (typeof body.add_special_tokens === "boolean") input.addSpecialTokens = body.add_special_tokens;
       if (messages) input.messages = messages;
       else if (body.prompt !== undefined) input.prompt = body.prompt;
       const r = ctx.llm.tokenize(input);
