@@ -30,6 +30,15 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
+/** A conversation as chat templates see it (vLLM passes the same to transformers). */
+export interface ChatTemplateInput {
+  messages: readonly { role: string; content: string }[];
+  /** OpenAI-shaped tool definitions (`{type: "function", function: {...}}`), or undefined. */
+  tools?: readonly unknown[] | undefined;
+  /** Extra template variables (vLLM's chat_template_kwargs, e.g. enable_thinking). */
+  kwargs?: Record<string, unknown> | undefined;
+}
+
 export interface Tokenizer {
   readonly name: string;
   /** Size of the id space: real tokenizers accept ids in [0, vocabSize); approx ids fall below it. */
@@ -55,6 +64,12 @@ export interface Tokenizer {
   piecesFromIds(ids: readonly number[]): string[];
   /** Raw vocabulary strings (e.g. "Ġworld"), as vLLM's `/tokenize` `return_token_strs` shows them. */
   tokenStrings(ids: readonly number[]): string[];
+  /**
+   * The prompt text of a conversation under the model's own chat template
+   * (tokenizer_config.json's `chat_template`, generation prompt added), or undefined when the
+   * tokenizer has none. A template that fails on the conversation throws INVALID_ARGUMENT.
+   */
+  renderChat?(input: ChatTemplateInput): string | undefined;
 }
 
 interface Builtin {

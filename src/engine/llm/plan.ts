@@ -4,10 +4,18 @@ import { hashString, Random } from "../random.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { chatTemplate } from "./chat-template.js";
 import type { ResolvedModel } from "./models.js";
-import { promptInfo } from "./prompt-cache.js";
+import { type ChatPromptInfo, chatPromptInfo, promptInfo } from "./prompt-cache.js";
 import { corpusPieces, cyclicSlice, wordStart } from "./text.js";
 import { jsonContent, planToolCalls, validateToolChoice, wantsToolCalls } from "./tools.js";
-import type { ChatMessage, ChoicePlan, FinishReason, LlmPlan, LlmRequest, PromptPlan } from "./types.js";
+import type {
+  ChatMessage,
+  ChoicePlan,
+  FinishReason,
+  LlmPlan,
+  LlmRequest,
+  PromptPlan,
+  ToolDefinition,
+} from "./types.js";
 
 /**
  * Request planning: everything the simulated model will say is decided up front — prompt
@@ -101,6 +109,25 @@ export function checkContext(maxModelLen: number, promptTokens: number, maxToken
   }
 }
 
+/**
+ * A conversation's prompt as the model sees it: its own chat template when the tokenizer has
+ * one (Llama 3, Qwen3, DeepSeek-V3 or a --tokenizer directory's tokenizer_config.json), else the
+ * generic ChatML rendering, which is also the cache key and what the answer is seeded from.
+ */
+export function chatPrompt(
+  tok: Tokenizer,
+  messages: readonly ChatMessage[],
+  tools: readonly ToolDefinition[] | null | undefined,
+): ChatPromptInfo {
+  const key = chatTemplate(messages, tools?.length ? JSON.stringify(tools) : undefined);
+  return chatPromptInfo(tok, key, () =>
+    tok.renderChat?.({
+      messages,
+      tools: tools?.length ? tools.map((t) => ({ type: "function", function: t })) : undefined,
+    }),
+  );
+}
+
 function promptPlans(
   req: LlmRequest,
   tok: Tokenizer,
@@ -112,12 +139,10 @@ function promptPlans(
   if (req.api === "chat") {
     const messages = req.messages ?? [];
     if (messages.length === 0) throw invalid("messages must contain at least one message.", "messages");
-    const toolsJson = req.tools?.length ? JSON.stringify(req.tools) : undefined;
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const text = chatTemplate(messages, toolsJson);
-    const { tokens, hash } = promptInfo(tok, text);
+    const { text, tokens, hash } = chatPrompt(tok, messages, req.tools);
     return {
       prompts: [{ text, ids: undefined, tokens: tokens + extra + extraSpecial, special, hash }],
       echoSources,

@@ -26,8 +26,20 @@ export interface PromptInfo {
   readonly hash: number;
 }
 
+/** A conversation's prompt: the text its tokens were counted over. */
+export interface ChatPromptInfo extends PromptInfo {
+  readonly text: string;
+}
+
 interface Entry extends PromptInfo {
   used: boolean;
+  /** Chat entries: the model's own rendering of the conversation the key stands for. */
+  text?: string;
+}
+
+/** Characters a chat entry's rendering holds beyond its key (none when it is the key itself). */
+function extraChars(key: string, rendered: string | undefined): number {
+  return rendered === undefined || rendered === key ? 0 : rendered.length;
 }
 
 class PromptCache {
@@ -38,12 +50,14 @@ class PromptCache {
     return this.entries.get(text);
   }
 
-  set(text: string, info: PromptInfo): void {
+  set(text: string, info: PromptInfo, rendered?: string): void {
     if (text.length > MAX_TEXT) return;
     const old = this.entries.get(text);
     if (old) this.entries.delete(text);
-    else this.chars += text.length;
-    this.entries.set(text, { tokens: info.tokens, hash: info.hash, used: false });
+    else this.chars += text.length + extraChars(text, rendered);
+    const entry: Entry = { tokens: info.tokens, hash: info.hash, used: false };
+    if (rendered !== undefined) entry.text = rendered;
+    this.entries.set(text, entry);
     this.evict();
   }
 
@@ -55,18 +69,19 @@ class PromptCache {
       if (e.used) {
         e.used = false;
         this.entries.set(text, e);
-      } else this.chars -= text.length;
+      } else this.chars -= text.length + extraChars(text, e.text);
     }
   }
 }
 
 const byTokenizer = new WeakMap<Tokenizer, PromptCache>();
+const chatsByTokenizer = new WeakMap<Tokenizer, PromptCache>();
 
-function cacheFor(tok: Tokenizer): PromptCache {
-  let c = byTokenizer.get(tok);
+function cacheFor(tok: Tokenizer, caches = byTokenizer): PromptCache {
+  let c = caches.get(tok);
   if (c === undefined) {
     c = new PromptCache();
-    byTokenizer.set(tok, c);
+    caches.set(tok, c);
   }
   return c;
 }
@@ -81,5 +96,24 @@ export function promptInfo(tok: Tokenizer, text: string): PromptInfo {
   }
   const info = { tokens: tok.count(text), hash: hashString(text) };
   cache.set(text, info);
+  return info;
+}
+
+/**
+ * The same for a conversation. `key` is its generic rendering: cheap to build, what the
+ * cache is keyed by and what the answer is seeded from (so it does not change with the
+ * tokenizer). On a miss `render` gives the model's own chat-template text (undefined: the
+ * key is the text), whose tokens are counted and which comes back as `text`.
+ */
+export function chatPromptInfo(tok: Tokenizer, key: string, render: () => string | undefined): ChatPromptInfo {
+  const cache = cacheFor(tok, chatsByTokenizer);
+  const e = cache.get(key);
+  if (e !== undefined) {
+    e.used = true;
+    return e as ChatPromptInfo;
+  }
+  const text = render() ?? key;
+  const info = { tokens: tok.count(text), hash: hashString(key), text };
+  cache.set(key, info, text);
   return info;
 }

@@ -6,12 +6,11 @@ import { LatencyModel } from "../latency.js";
 import type { Random } from "../random.js";
 import type { Deadline } from "../scheduler.js";
 import { type Tokenizer, TokenizerRegistry } from "../tokenizer.js";
-import { chatTemplate } from "./chat-template.js";
 import { embeddingVector, relevance } from "./embeddings.js";
 import type { LlmHooks } from "./hooks.js";
 import { type JobRuntime, type JobSink, LlmJob } from "./job.js";
 import { LlmModels, type ModelKind, type ResolvedModel } from "./models.js";
-import { planRequest } from "./plan.js";
+import { chatPrompt, planRequest } from "./plan.js";
 import { type SlotStats, Slots } from "./slots.js";
 import type { ChatMessage, LlmRequest, PromptInput } from "./types.js";
 
@@ -277,7 +276,7 @@ export class LlmService {
   } {
     const model = this.models.resolve(input.model, "llm");
     const tok = this.tokenizerFor(model);
-    const text = input.messages ? chatTemplate(input.messages, undefined) : (input.prompt ?? "");
+    const text = input.messages ? chatPrompt(tok, input.messages, undefined).text : (input.prompt ?? "");
     const ids = tok.encode(text, { addSpecialTokens: input.addSpecialTokens ?? !input.messages });
     return { ids, strings: tok.tokenStrings(ids), maxModelLen: this.engine.config.current.maxModelLen };
   }

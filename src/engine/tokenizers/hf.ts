@@ -2,9 +2,10 @@ import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import type { Template } from "@huggingface/jinja";
 import type { TokenizerLoader as Loader } from "@lenml/tokenizers";
 import { DecoyError } from "../errors.js";
-import type { DecodeOptions, EncodeOptions, Tokenizer } from "../tokenizer.js";
+import type { ChatTemplateInput, DecodeOptions, EncodeOptions, Tokenizer } from "../tokenizer.js";
 
 /**
  * Real vocabularies: a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) run by
@@ -21,6 +22,35 @@ let lib: typeof import("@lenml/tokenizers") | undefined;
 function lenml(): typeof import("@lenml/tokenizers") {
   lib ??= createRequire(import.meta.url)("@lenml/tokenizers") as typeof import("@lenml/tokenizers");
   return lib;
+}
+
+/** The template engine is loaded with the first chat rendered through a model's own template. */
+let jinja: typeof import("@huggingface/jinja") | undefined;
+function jinjaLib(): typeof import("@huggingface/jinja") {
+  jinja ??= createRequire(import.meta.url)("@huggingface/jinja") as typeof import("@huggingface/jinja");
+  return jinja;
+}
+
+/**
+ * The chat template of tokenizer_config.json: a string, or a list of named templates of which
+ * vLLM (through transformers) uses "default". Undefined when the config has none.
+ */
+function chatTemplateSource(config: Record<string, unknown>): string | undefined {
+  const t = config.chat_template;
+  if (typeof t === "string") return t;
+  if (Array.isArray(t)) {
+    const named = t as { name?: unknown; template?: unknown }[];
+    const pick = named.find((x) => x?.name === "default") ?? named[0];
+    return typeof pick?.template === "string" ? pick.template : undefined;
+  }
+  return undefined;
+}
+
+/** A special token as tokenizer_config.json spells it: a string or an AddedToken object. */
+function tokenText(v: unknown): string {
+  if (typeof v === "string") return v;
+  const content = (v as { content?: unknown } | null)?.content;
+  return typeof content === "string" ? content : "";
 }
 
 /** Where a tokenizer's files are; `config` is absent when the directory has no tokenizer_config.json. */
@@ -96,7 +126,18 @@ function build(
       cause: err,
     });
   }
-  return new HfTokenizer(name, inner);
+  const template = chatTemplateSource(config);
+  const chat =
+    template === undefined
+      ? undefined
+      : { source: template, bos: tokenText(config.bos_token), eos: tokenText(config.eos_token) };
+  return new HfTokenizer(name, inner, chat);
+}
+
+interface ChatTemplateSpec {
+  source: string;
+  bos: string;
+  eos: string;
 }
 
 export function loadHfTokenizerSync(name: string, files: TokenizerFiles, overrides?: ConfigOverrides): HfTokenizer {
@@ -160,9 +201,13 @@ export class HfTokenizer implements Tokenizer {
   private readonly bos: number | undefined;
   private readonly eos: number | undefined;
 
+  /** Compiled on first use: parsing a template costs far more than rendering it. */
+  private compiled: Template | undefined;
+
   constructor(
     readonly name: string,
     private readonly inner: Inner,
+    private readonly chat?: ChatTemplateSpec,
   ) {
     let size = inner.model.vocab.length;
     for (const t of inner.added_tokens) {
@@ -190,6 +235,29 @@ export class HfTokenizer implements Tokenizer {
 
   count(text: string): number {
     return this.encode(text).length;
+  }
+
+  renderChat(input: ChatTemplateInput): string | undefined {
+    const chat = this.chat;
+    if (chat === undefined) return undefined;
+    try {
+      this.compiled ??= new (jinjaLib().Template)(chat.source);
+      return this.compiled.render({
+        messages: input.messages,
+        tools: input.tools,
+        add_generation_prompt: true,
+        bos_token: chat.bos,
+        eos_token: chat.eos,
+        ...input.kwargs,
+      });
+    } catch (err) {
+      // vLLM answers a template that cannot render the conversation with a 400
+      throw new DecoyError("INVALID_ARGUMENT", `The chat template failed: ${(err as Error).message}`, {
+        param: "messages",
+        type: "BadRequestError",
+        cause: err,
+      });
+    }
   }
 
   decode(ids: readonly number[], options?: DecodeOptions): string {
