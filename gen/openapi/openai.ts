@@ -144,6 +144,10 @@ export interface components {
         ChatCompletionRequest: {
             /** @description vLLM extra; add the tokenizer's BOS/EOS around the prompt (default false for chat, whose template carries them). */
             add_special_tokens?: boolean | null;
+            /** @description vLLM extra; variables for the model's chat template (e.g. enable_thinking: false, which also turns a reasoning model's thinking off). */
+            chat_template_kwargs?: {
+                [key: string]: unknown;
+            } | null;
             frequency_penalty?: number | null;
             ignore_eos?: boolean | null;
             kv_transfer_params?: components["schemas"]["KvTransferParams"];

@@ -296,6 +296,9 @@ export interface components {
         TokenizeRequest: {
             add_generation_prompt?: boolean | null;
             add_special_tokens?: boolean | null;
+            chat_template_kwargs?: {
+                [key: string]: unknown;
+            } | null;
             messages?: {
                 content?: string | {
                     text?: string;

@@ -150,6 +150,35 @@ describe("chat templates of real tokenizers", () => {
       await server.close();
     }
   });
+
+  it("Qwen3: chat_template_kwargs enable_thinking false closes the think block in the prompt and turns reasoning off", async () => {
+    const model = "Qwen/Qwen3-8B";
+    const server = await startTestServer({ model, ttft: 0, itl: 0 });
+    try {
+      const client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: "x", maxRetries: 0 });
+      const thinking = await client.chat.completions.create({ model, messages, max_tokens: 8 });
+      const off = await client.chat.completions.create({
+        model,
+        messages,
+        max_tokens: 8,
+        chat_template_kwargs: { enable_thinking: false },
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      const reasoning = (m: OpenAI.ChatCompletionMessage) =>
+        (m as { reasoning_content?: string | null }).reasoning_content;
+      assert.ok(reasoning(thinking.choices[0]?.message as OpenAI.ChatCompletionMessage));
+      assert.equal(reasoning(off.choices[0]?.message as OpenAI.ChatCompletionMessage), null);
+      // "<think>\n\n</think>\n\n" after the assistant header: 4 more tokens
+      assert.equal((off.usage?.prompt_tokens ?? 0) - (thinking.usage?.prompt_tokens ?? 0), 4);
+      const head = await tokenize(server, {
+        model,
+        messages,
+        add_generation_prompt: false,
+      });
+      assert.equal(head.tokens.length, (thinking.usage?.prompt_tokens ?? 0) - 3, "no '<|im_start|>assistant\\n'");
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe("a --tokenizer directory's own chat template", () => {

@@ -118,14 +118,27 @@ export function chatPrompt(
   tok: Tokenizer,
   messages: readonly ChatMessage[],
   tools: readonly ToolDefinition[] | null | undefined,
+  kwargs?: Record<string, unknown> | null,
 ): ChatPromptInfo {
-  const key = chatTemplate(messages, tools?.length ? JSON.stringify(tools) : undefined);
+  let key = chatTemplate(messages, tools?.length ? JSON.stringify(tools) : undefined);
+  // the same conversation renders differently with other template variables
+  if (kwargs) key += JSON.stringify(kwargs);
   return chatPromptInfo(tok, key, () =>
     tok.renderChat?.({
       messages,
       tools: tools?.length ? tools.map((t) => ({ type: "function", function: t })) : undefined,
+      kwargs: kwargs ?? undefined,
     }),
   );
+}
+
+/**
+ * Whether chat_template_kwargs turn thinking off: Qwen3's `enable_thinking: false` and
+ * DeepSeek's `thinking: false` make the template close the thinking block before the model
+ * starts, so a reasoning model answers without reasoning_content.
+ */
+function thinkingOff(kwargs: Record<string, unknown> | null | undefined): boolean {
+  return kwargs?.enable_thinking === false || kwargs?.thinking === false;
 }
 
 function promptPlans(
@@ -142,7 +155,7 @@ function promptPlans(
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const { text, tokens, hash } = chatPrompt(tok, messages, req.tools);
+    const { text, tokens, hash } = chatPrompt(tok, messages, req.tools, req.chatTemplateKwargs);
     return {
       prompts: [{ text, ids: undefined, tokens: tokens + extra + extraSpecial, special, hash }],
       echoSources,
@@ -238,7 +251,7 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
   const { prompts, echoSources } = promptPlans(req, tok, cfg.mode === "echo");
   for (const p of prompts) checkContext(cfg.maxModelLen, p.tokens, maxTokens);
 
-  const reasoning = req.api === "chat" && isReasoningModel(cfg, ctx.model);
+  const reasoning = req.api === "chat" && isReasoningModel(cfg, ctx.model) && !thinkingOff(req.chatTemplateKwargs);
   const budget = reasoning ? reasoningBudget(cfg, req.reasoningEffort) : 0;
   const toolCalls = req.api === "chat" && wantsToolCalls(req.tools, req.toolChoice, req.messages);
   const kv = req.kvTransferParams ?? undefined;

@@ -269,14 +269,23 @@ export class LlmService {
    * vLLM's /tokenize: completion (prompt) or chat (messages) form; BOS/EOS as vLLM adds them
    * by default (completion form yes, chat form no) unless `addSpecialTokens` says otherwise.
    */
-  tokenize(input: { model?: string; prompt?: string; messages?: ChatMessage[]; addSpecialTokens?: boolean }): {
+  tokenize(input: {
+    model?: string;
+    prompt?: string;
+    messages?: ChatMessage[];
+    addSpecialTokens?: boolean;
+    /** Chat form: template variables, add_generation_prompt among them. */
+    templateKwargs?: Record<string, unknown>;
+  }): {
     ids: number[];
     strings: string[];
     maxModelLen: number;
   } {
     const model = this.models.resolve(input.model, "llm");
     const tok = this.tokenizerFor(model);
-    const text = input.messages ? chatPrompt(tok, input.messages, undefined).text : (input.prompt ?? "");
+    const text = input.messages
+      ? chatPrompt(tok, input.messages, undefined, input.templateKwargs).text
+      : (input.prompt ?? "");
     const ids = tok.encode(text, { addSpecialTokens: input.addSpecialTokens ?? !input.messages });
     return { ids, strings: tok.tokenStrings(ids), maxModelLen: this.engine.config.current.maxModelLen };
   }

@@ -55,6 +55,8 @@ export interface LlmRequest {
    */
   addSpecialTokens?: boolean | null | undefined;
   reasoningEffort?: string | null | undefined;
+  /** vLLM's chat_template_kwargs: template variables (enable_thinking, thinking, ...). */
+  chatTemplateKwargs?: Record<string, unknown> | null | undefined;
   tools?: ToolDefinition[] | null | undefined;
   toolChoice?: ToolChoice | null | undefined;
   parallelToolCalls?: boolean | null | undefined;

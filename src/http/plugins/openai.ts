@@ -106,6 +106,7 @@ export function chatRequest(body: Schemas["ChatCompletionRequest"], headers: Llm
     logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
     addSpecialTokens: body.add_special_tokens ?? null,
     reasoningEffort: body.reasoning_effort ?? null,
+    chatTemplateKwargs: body.chat_template_kwargs ?? null,
     tools,
     toolChoice: toolChoiceOf(body.tool_choice),
     parallelToolCalls: body.parallel_tool_calls ?? null,

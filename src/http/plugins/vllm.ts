@@ -119,9 +119,14 @@ export function vllmHandlers(ctx: AppContext): OperationHandlers {
           type: "BadRequestError",
         });
       }
-      const input: { model?: string; prompt?: string; messages?: ChatMessage[]; addSpecialTokens?: boolean } = {};
+      const input: Parameters<typeof ctx.llm.tokenize>[0] = {};
       if (body.model !== undefined) input.model = body.model;
       if (typeof body.add_special_tokens === "boolean") input.addSpecialTokens = body.add_special_tokens;
+      if (body.chat_template_kwargs || typeof body.add_generation_prompt === "boolean") {
+        input.templateKwargs = { ...body.chat_template_kwargs };
+        if (typeof body.add_generation_prompt === "boolean")
+          input.templateKwargs.add_generation_prompt = body.add_generation_prompt;
+      }
       if (messages) input.messages = messages;
       else if (body.prompt !== undefined) input.prompt = body.prompt;
       const r = ctx.llm.tokenize(input);
