@@ -93,6 +93,9 @@ const server = createServer((req, res) => {
   req.on("end", () => {
     JSON.parse(raw || "{}");
     res.writeHead(200, headers);
+    // The same wire work as Decoy (and vLLM behind uvicorn): the header leaves at once, so the
+    // client sees the stream open before the first token, in a packet of its own.
+    if (ttft > 0) res.flushHeaders();
     streams.push({ res, next: performance.now() + ttft, sent: 0 });
     if (!armed) arm();
   });
