@@ -37,6 +37,8 @@ export interface TensorInferRecord {
   /** Triton failure reason: REJECTED, CANCELED, BACKEND or OTHER. */
   failureReason?: "REJECTED" | "CANCELED" | "BACKEND" | "OTHER";
   batchSize: number;
+  /** Model executions this request accounts for: 0 when it rode in another's batch. */
+  executions: number;
   requestUs: number;
   queueUs: number;
   computeInputUs: number;

@@ -104,6 +104,8 @@ export class LoadTracker implements EngineObserver {
   }
 
   tensorInfer(r: TensorInferRecord): void {
+    // the GPU ran a dynamic batch once, however many requests rode in it
+    if (r.executions === 0) return;
     const busyMs = (r.computeInputUs + r.computeInferUs + r.computeOutputUs) / 1000;
     if (busyMs > 0) this.tensorBusy.add(this.now(), busyMs / 1000);
   }

@@ -217,7 +217,7 @@ export class TritonMetrics {
     }
     s.success.inc();
     s.inferenceCount.inc(Math.max(1, r.batchSize));
-    s.execCount.inc();
+    if (r.executions > 0) s.execCount.inc(r.executions);
     for (const [c, v] of s.durations) c.inc(Math.max(0, Math.round(v(r))));
   }
 

@@ -251,6 +251,27 @@ describe("KServe v2 gRPC with the generated client", () => {
     await call(client, client.repositoryModelUnload, { repositoryName: "", modelName: "scorer", parameters: {} });
   });
 
+  it("RepositoryModelLoad with dynamic_batching in the config: ModelConfig shows Triton's batcher", async () => {
+    const config = JSON.stringify({
+      max_batch_size: 16,
+      input: [{ name: "x", data_type: "TYPE_FP32", dims: [4] }],
+      output: [{ name: "y", data_type: "TYPE_FP32", dims: [2] }],
+      // Triton's JSON prints uint64 fields as strings; priorities are not simulated and ignored
+      dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: "250", priority_levels: 2 },
+    });
+    await call(client, client.repositoryModelLoad, {
+      repositoryName: "",
+      modelName: "batcher",
+      parameters: { config: { parameterChoice: { $case: "stringParam", value: config } } },
+    });
+    const { config: cfg } = await call(client, client.modelConfig, { name: "batcher", version: "" });
+    assert.equal(cfg?.schedulingChoice?.$case, "dynamicBatching");
+    const db = cfg?.schedulingChoice?.$case === "dynamicBatching" ? cfg.schedulingChoice.value : undefined;
+    assert.deepEqual(db?.preferredBatchSize, [4, 8]);
+    assert.equal(Number(db?.maxQueueDelayMicroseconds), 250);
+    await call(client, client.repositoryModelUnload, { repositoryName: "", modelName: "batcher", parameters: {} });
+  });
+
   it("ModelReady is per version", async () => {
     assert.deepEqual(await call(client, client.modelReady, { name: "resnet", version: "1" }), { ready: true });
     assert.deepEqual(await call(client, client.modelReady, { name: "resnet", version: "9" }), { ready: false });

@@ -26,6 +26,7 @@ export function engineWithModels(
       perItemMs: store.current.modelPerItemLatencyMs,
       stdDevMs: store.current.modelLatencyStdDevMs,
       instances: store.current.modelInstances,
+      maxQueueDelayUs: store.current.modelMaxQueueDelayUs,
     }),
   });
   return { clock, engine, repo, store };

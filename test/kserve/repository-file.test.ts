@@ -28,6 +28,7 @@ models:
     versions: [1, 3]
     max_batch_size: 8
     instances: 2
+    dynamic_batching: { preferred_batch_size: [4], max_queue_delay_microseconds: 50000 }
     inputs:
       - { name: TEXT, datatype: BYTES, shape: [-1, 1] }
     outputs:
@@ -51,6 +52,8 @@ describe("model repository file", () => {
     assert.equal(s.backend, "python");
     assert.deepEqual(s.versions, ["1", "3"]);
     assert.equal(s.instances, 2);
+    assert.deepEqual(s.dynamicBatching, { preferredBatchSizes: [4], maxQueueDelayUs: 50000 });
+    assert.equal(resnet.dynamicBatching, undefined);
     assert.deepEqual(s.latency, { baseMs: 1, perItemMs: 0, stdDevMs: 0 });
   });
 
@@ -95,6 +98,14 @@ describe("model repository file", () => {
       "models:\n  - name: m\n    outputs: [{name: y, datatype: FP32, shape: [1]}]\n",
       /models\[0\]\.inputs must be a non-empty list/,
     );
+    bad(
+      "models:\n  - name: m\n    dynamic_batching: {}\n    inputs: [{name: x, datatype: FP32, shape: [3]}]\n    outputs: [{name: y, datatype: FP32, shape: [1]}]\n",
+      /dynamic_batching needs max_batch_size > 0/,
+    );
+    bad(
+      "models:\n  - name: resnet\n    dynamic_batching: { preferred_batch_size: [64] }\n",
+      /preferred_batch_size\[0\] \(64\) exceeds max_batch_size \(32\)/,
+    );
     bad("models: [", /not valid YAML/);
     assert.throws(() => loadModelDefinitions(join(dir, "missing.yaml")), /cannot read model repository/);
   });
@@ -133,7 +144,33 @@ describe("a server started with --model-repository", () => {
     assert.equal(typeof body.outputs[0]!.data[0], "string");
     const cfg = (await (await fetch(`${server.httpUrl}/v2/models/sentiment/config`)).json()) as {
       instance_group: { count: number }[];
+      dynamic_batching: { preferred_batch_size: number[]; max_queue_delay_microseconds: number };
     };
     assert.equal(cfg.instance_group[0]!.count, 2);
+    assert.deepEqual(cfg.dynamic_batching.preferred_batch_size, [4]);
+    assert.equal(cfg.dynamic_batching.max_queue_delay_microseconds, 50000);
+  });
+
+  it("its dynamic batcher runs concurrent requests as fewer executions, in statistics and metrics alike", async () => {
+    const infer = () =>
+      fetch(`${server.httpUrl}/v2/models/sentiment/versions/1/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ inputs: [{ name: "TEXT", datatype: "BYTES", shape: [1, 1], data: ["ok"] }] }),
+      }).then((r) => r.status);
+    assert.deepEqual(await Promise.all(Array.from({ length: 8 }, infer)), Array(8).fill(200));
+    const stats = (await (await fetch(`${server.httpUrl}/v2/models/sentiment/versions/1/stats`)).json()) as {
+      model_stats: { inference_count: number; execution_count: number; batch_stats: { batch_size: number }[] }[];
+    };
+    const st = stats.model_stats[0]!;
+    assert.equal(st.inference_count, 8);
+    assert.ok(st.execution_count >= 2 && st.execution_count < 8, `executions: ${st.execution_count}`);
+    assert.ok(st.batch_stats.some((b) => b.batch_size > 1));
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const value = (name: string) =>
+      Number(metrics.match(new RegExp(`^${name}\\{model="sentiment",version="1"\\} (\\S+)$`, "m"))?.[1]);
+    assert.equal(value("nv_inference_count"), 8);
+    assert.equal(value("nv_inference_request_success"), 8);
+    assert.equal(value("nv_inference_exec_count"), st.execution_count);
   });
 });

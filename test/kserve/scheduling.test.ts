@@ -134,6 +134,112 @@ describe("tensor model latency, instances and statistics", () => {
   });
 });
 
+describe("Triton dynamic batching", () => {
+  const batching = (preferred: number[], delayUs: number, over: Partial<ModelDefinition> = {}) =>
+    tiny({ dynamicBatching: { preferredBatchSizes: preferred, maxQueueDelayUs: delayUs }, ...over });
+
+  it("requests queued behind a busy instance leave together as one execution, counted once", async () => {
+    const { clock, engine, repo } = engineWithModels([batching([], 0, { instances: 1 })]);
+    const records: TensorInferRecord[] = [];
+    engine.events.add({ tensorInfer: (r) => records.push(r) });
+    const done: number[] = [];
+    const ps = [1, 2, 3, 4].map(() => repo.infer("tiny", "", request([x()])).then(() => done.push(clock.now())));
+    await settle(clock, Promise.all(ps));
+    // the first runs alone (10 + 2 ms), the three that queued behind it as one batch (10 + 3 × 2 ms)
+    assert.deepEqual(done, [12, 28, 28, 28]);
+    const [, v2] = repo.statistics("tiny");
+    assert.equal(v2!.inferenceCount, 4);
+    assert.equal(v2!.executionCount, 2);
+    assert.equal(v2!.inferenceStats.success.count, 4);
+    assert.equal(v2!.inferenceStats.queue.ns, (0 + 12 + 12 + 12) * 1e6);
+    assert.deepEqual(
+      v2!.batchStats.map((b) => [b.batchSize, b.computeInfer.count]),
+      [
+        [1, 1],
+        [3, 1],
+      ],
+    );
+    assert.deepEqual(
+      records.map((r) => r.executions),
+      [1, 1, 0, 0],
+    );
+  });
+
+  it("max_queue_delay holds a partial batch; reaching the largest preferred size releases it at once", async () => {
+    const { clock, repo } = engineWithModels([batching([4], 5000)]);
+    const at: Record<string, number> = {};
+    const go = (name: string, items = 1) =>
+      repo.infer("tiny", "", request([x(items)])).then(() => {
+        at[name] = clock.now();
+      });
+    const first = [go("a"), go("b")];
+    await clock.advanceAsync(2);
+    const second = [go("c"), go("d")];
+    await settle(clock, Promise.all([...first, ...second]));
+    // four items reached the preferred size at 2 ms: 2 + 10 + 4 × 2
+    assert.deepEqual([at.a, at.b, at.c, at.d], [20, 20, 20, 20]);
+
+    const t0 = clock.now();
+    const alone = go("e");
+    await settle(clock, alone);
+    assert.equal(at.e! - t0, 5 + 12, "alone, it waits out the 5 ms delay");
+
+    const t1 = clock.now();
+    await settle(clock, Promise.all([go("f", 5), go("g", 5)]));
+    assert.deepEqual([at.f! - t1, at.g! - t1], [20, 20], "5 items pass the preferred 4: each leaves at once");
+  });
+
+  it("a batch that cannot grow leaves at once; the request that did not fit starts the next", async () => {
+    const { clock, repo } = engineWithModels([batching([8], 5000)]);
+    const at: number[] = [];
+    const go = (i: number) =>
+      repo.infer("tiny", "", request([x(5)])).then(() => {
+        at[i] = clock.now();
+      });
+    await settle(clock, Promise.all([go(0), go(1)]));
+    // 5 + 5 items pass max_batch_size 8: the first leaves when the second arrives (10 + 10 ms),
+    // the second waits out the 5 ms delay for company that never comes
+    assert.deepEqual(at, [20, 25]);
+  });
+
+  it("a batch keeps its instance until the last of its requests is cancelled", async () => {
+    const { clock, repo } = engineWithModels([batching([], 0, { instances: 1 })]);
+    const first = repo.infer("tiny", "", request([x()]));
+    const acs = [new AbortController(), new AbortController()];
+    const batched = acs.map((ac) => repo.infer("tiny", "", request([x(3)], { signal: ac.signal })));
+    const after = repo.infer("tiny", "", request([x(3)]));
+    await settle(clock, first);
+    assert.equal(clock.now(), 12);
+    // at 12 the two 3-item requests leave as a batch of 6; `after` would make 9 > 8 and waits
+    await clock.advanceAsync(1);
+    acs[0]!.abort();
+    await assert.rejects(batched[0]!);
+    await clock.advanceAsync(1);
+    acs[1]!.abort();
+    await assert.rejects(batched[1]!);
+    await settle(clock, after);
+    // the batch's last request went at 14, which freed the instance for `after` (10 + 3 × 2 ms)
+    assert.equal(clock.now(), 14 + 16);
+  });
+
+  it("--model-max-queue-delay-us turns it on for every model with a batch dimension, as its config shows", async () => {
+    const { clock, repo, store } = engineWithModels([tiny({ instances: 1 })]);
+    const model = repo.get("tiny") as ServedModel & { config(): Record<string, unknown> };
+    assert.equal(model.config().dynamic_batching, undefined);
+    store.patch({ modelMaxQueueDelayUs: 0 });
+    assert.deepEqual(model.config().dynamic_batching, {
+      preferred_batch_size: [],
+      max_queue_delay_microseconds: 0,
+      preserve_ordering: false,
+      priority_levels: 0,
+      default_priority_level: 0,
+      priority_queue_policy: {},
+    });
+    await settle(clock, Promise.all([1, 2, 3].map(() => repo.infer("tiny", "", request([x()])))));
+    assert.equal(repo.statistics("tiny", "2")[0]!.executionCount, 2);
+  });
+});
+
 describe("model repository", () => {
   it("unloads to not-ready / NOT_FOUND and loads back", () => {
     const { repo } = engineWithModels();

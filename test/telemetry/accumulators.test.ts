@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LlmRequestRecord } from "../../src/engine/events.js";
+import type { LlmRequestRecord, TensorInferRecord } from "../../src/engine/events.js";
 import { CounterFamily, HistogramFamily } from "../../src/telemetry/accumulators.js";
 import { renderFamilies } from "../../src/telemetry/exposition.js";
+import { LoadTracker } from "../../src/telemetry/load-tracker.js";
 import { TOKEN_LATENCY_BUCKETS, VllmMetrics } from "../../src/telemetry/vllm-metrics.js";
 import { parseExposition, sampleValue } from "./prom-text.js";
 
@@ -119,5 +120,29 @@ describe("vLLM metrics from engine events", () => {
     assert.equal(sampleValue(e, "vllm:time_to_first_token_seconds_count", l), 2);
     assert.equal(sampleValue(e, "vllm:prompt_tokens_total", l), 24);
     assert.ok(Math.abs(sampleValue(e, "vllm:request_time_per_output_token_seconds_sum", l) - 0.01) < 1e-12);
+  });
+});
+
+describe("LoadTracker (GPU load from engine events)", () => {
+  it("counts a dynamic batch's execution time once, however many requests rode in it", () => {
+    let now = 0;
+    const tracker = new LoadTracker(() => now);
+    const record = (executions: number): TensorInferRecord => ({
+      model: "resnet",
+      version: "1",
+      success: true,
+      batchSize: 1,
+      executions,
+      requestUs: 20_000,
+      queueUs: 0,
+      computeInputUs: 1_000,
+      computeInferUs: 18_000,
+      computeOutputUs: 1_000,
+    });
+    now = 1000;
+    tracker.tensorInfer(record(1));
+    for (let i = 0; i < 7; i++) tracker.tensorInfer(record(0));
+    // 20 ms of execution over the 1.75 s the window covers so far, not 8 × 20 ms
+    assert.ok(Math.abs(tracker.tensorConcurrency() - 20 / 1750) < 1e-12, String(tracker.tensorConcurrency()));
   });
 });

@@ -51,6 +51,17 @@ export const modelSettings = defineSettings({
     group: "Models",
     runtime: true,
   },
+  modelMaxQueueDelayUs: {
+    type: "integer",
+    default: null,
+    nullable: true,
+    minimum: 0,
+    description:
+      "Triton dynamic batching for every tensor model with a batch dimension: queued requests leave together as one execution (up to max_batch_size items) once the oldest has waited this long, µs; 0 batches what is queued without waiting. Unset: each model's own dynamic_batching.",
+    group: "Models",
+    runtime: true,
+    placeholder: "US",
+  },
   sleep: {
     type: "number",
     default: 0.5,

@@ -20,6 +20,16 @@ export interface LatencySpec {
   stdDevMs: number;
 }
 
+/**
+ * Triton's dynamic batcher: requests queue and leave together as one execution, up to
+ * max_batch_size items; a batch leaves once it reaches the largest preferred size, cannot grow
+ * any more, or its oldest request has waited max_queue_delay_microseconds.
+ */
+export interface DynamicBatching {
+  preferredBatchSizes: number[];
+  maxQueueDelayUs: number;
+}
+
 export interface ModelDefinition {
   name: string;
   kind: FakeKind;
@@ -31,6 +41,8 @@ export interface ModelDefinition {
   /** Executions that may run at once; 0 = unlimited. Requests beyond it wait in a FIFO queue. */
   instances: number;
   latency: LatencySpec;
+  /** Absent: each request is an execution of its own. */
+  dynamicBatching?: DynamicBatching | undefined;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Whether the model is loaded (READY) at startup. */
@@ -110,6 +122,7 @@ const KNOWN_MODEL_KEYS = new Set([
   "maxBatchSize",
   "instances",
   "latency",
+  "dynamicBatching",
   "inputs",
   "outputs",
   "loaded",
@@ -128,6 +141,45 @@ function parseLatency(raw: unknown, where: string, base: LatencySpec): LatencySp
     perItemMs: o.perItemMs === undefined ? base.perItemMs : num(o.perItemMs, `${where}.per_item_ms`, { min: 0 }),
     stdDevMs: o.stdDevMs === undefined ? base.stdDevMs : num(o.stdDevMs, `${where}.std_dev_ms`, { min: 0 }),
   };
+}
+
+function parseDynamicBatching(
+  raw: unknown,
+  where: string,
+  maxBatchSize: number,
+  base: DynamicBatching | undefined,
+): DynamicBatching | undefined {
+  if (raw === undefined) return base;
+  if (raw === null || raw === false) return undefined;
+  if (!isObj(raw))
+    throw new DefinitionError(`${where} must be a mapping with preferred_batch_size, max_queue_delay_microseconds`);
+  if (maxBatchSize <= 0)
+    throw new DefinitionError(`${where} needs max_batch_size > 0 (Triton batches along dimension 0)`);
+  const o = keys(raw);
+  for (const k of Object.keys(o)) {
+    if (!["preferredBatchSize", "maxQueueDelayMicroseconds"].includes(k))
+      throw new DefinitionError(
+        `${where} has unknown key "${k}" (expected preferred_batch_size, max_queue_delay_microseconds)`,
+      );
+  }
+  let preferred: number[] = [];
+  if (o.preferredBatchSize !== undefined) {
+    if (!Array.isArray(o.preferredBatchSize))
+      throw new DefinitionError(`${where}.preferred_batch_size must be a list of batch sizes`);
+    preferred = o.preferredBatchSize.map((v, i) => {
+      const n = num(Number(v), `${where}.preferred_batch_size[${i}]`, { min: 1, integer: true });
+      if (n > maxBatchSize)
+        throw new DefinitionError(
+          `${where}.preferred_batch_size[${i}] (${n}) exceeds max_batch_size (${maxBatchSize})`,
+        );
+      return n;
+    });
+  }
+  const delay =
+    o.maxQueueDelayMicroseconds === undefined
+      ? 0
+      : num(Number(o.maxQueueDelayMicroseconds), `${where}.max_queue_delay_microseconds`, { min: 0, integer: true });
+  return { preferredBatchSizes: preferred, maxQueueDelayUs: delay };
 }
 
 function parseTensors(raw: unknown, where: string): TensorSpec[] {
@@ -204,6 +256,12 @@ export function parseModel(
       ? (base?.instances ?? defaults.instances)
       : num(o.instances, `${where}.instances`, { min: 0, integer: true });
   const latency = parseLatency(o.latency, `${where}.latency`, base?.latency ?? defaults.latency);
+  const dynamicBatching = parseDynamicBatching(
+    o.dynamicBatching,
+    `${where}.dynamic_batching`,
+    maxBatchSize,
+    maxBatchSize > 0 ? base?.dynamicBatching : undefined,
+  );
   const inputs = o.inputs === undefined && base ? base.inputs : parseTensors(o.inputs, `${where}.inputs`);
   const outputs = o.outputs === undefined && base ? base.outputs : parseTensors(o.outputs, `${where}.outputs`);
   if (maxBatchSize > 0) {
@@ -220,7 +278,20 @@ export function parseModel(
     }
   }
   const loaded = o.loaded === undefined ? (base?.loaded ?? true) : o.loaded === true;
-  return { name, kind, platform, backend, versions, maxBatchSize, instances, latency, inputs, outputs, loaded };
+  return {
+    name,
+    kind,
+    platform,
+    backend,
+    versions,
+    maxBatchSize,
+    instances,
+    latency,
+    ...(dynamicBatching ? { dynamicBatching } : {}),
+    inputs,
+    outputs,
+    loaded,
+  };
 }
 
 export interface ModelDefaults {
@@ -292,6 +363,16 @@ export function parseRepository(doc: unknown, source: string, builtins: ModelDef
   }
 }
 
+/** The fields of Triton's dynamic_batching Decoy simulates; the rest (priorities, ordering) are ignored. */
+function tritonBatcher(raw: unknown): Obj | null {
+  if (!isObj(raw)) return null;
+  const o = keys(raw);
+  const out: Obj = {};
+  if (o.preferredBatchSize !== undefined) out.preferredBatchSize = o.preferredBatchSize;
+  if (o.maxQueueDelayMicroseconds !== undefined) out.maxQueueDelayMicroseconds = o.maxQueueDelayMicroseconds;
+  return out;
+}
+
 /**
  * A Triton model configuration (JSON, as sent in the `config` parameter of a repository
  * load) → a definition. Fields Decoy does not simulate are ignored; the fake kind, latency
@@ -331,6 +412,8 @@ export function fromTritonConfig(name: string, raw: unknown, base?: ModelDefinit
     ...(typeof c.backend === "string" && c.backend ? { backend: c.backend } : {}),
     maxBatchSize,
     ...(group && typeof group.count === "number" ? { instances: group.count } : {}),
+    // a reload's config states the batcher: without dynamic_batching the model has none
+    dynamicBatching: tritonBatcher(c.dynamicBatching),
   };
   const inputs = tensors(c.input, "input");
   const outputs = tensors(c.output, "output");

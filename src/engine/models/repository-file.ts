@@ -50,6 +50,7 @@ export function createModelRepository(engine: Engine): ModelRepository {
         perItemMs: c.modelPerItemLatencyMs,
         stdDevMs: c.modelLatencyStdDevMs,
         instances: c.modelInstances,
+        maxQueueDelayUs: c.modelMaxQueueDelayUs,
       };
     },
   });

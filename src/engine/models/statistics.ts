@@ -84,16 +84,19 @@ export class ModelVersionStats {
   success(wallNow: number, totalMs: number, timing: InferTiming): void {
     this.lastInference = wallNow;
     this.inferenceCount += timing.batchSize;
-    this.executionCount++;
     add(this.infer.success, totalMs);
     add(this.infer.queue, timing.queueMs);
     add(this.infer.computeInput, timing.computeInputMs);
     add(this.infer.computeInfer, timing.computeInferMs);
     add(this.infer.computeOutput, timing.computeOutputMs);
-    let b = this.batches.get(timing.batchSize);
+    // executions and batch_stats count each execution once, under the size of the whole batch
+    if (timing.executions === 0) return;
+    this.executionCount++;
+    const size = timing.executionSize ?? timing.batchSize;
+    let b = this.batches.get(size);
     if (!b) {
-      b = { batchSize: timing.batchSize, computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
-      this.batches.set(timing.batchSize, b);
+      b = { batchSize: size, computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
+      this.batches.set(size, b);
     }
     add(b.computeInput, timing.computeInputMs);
     add(b.computeInfer, timing.computeInferMs);

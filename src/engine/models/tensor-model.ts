@@ -1,7 +1,8 @@
 /**
  * A fake vision/NLP model served over KServe v2: it answers after a simulated execution time
  * (base + per-item batch cost + jitter, a deadline on the engine scheduler), optionally with a
- * limited number of instances and a FIFO queue in front of them, and builds outputs with the
+ * limited number of instances and a FIFO queue in front of them, optionally with Triton's
+ * dynamic batcher combining queued requests into one execution, and builds outputs with the
  * fake its definition names.
  */
 import type { Engine } from "../engine.js";
@@ -9,7 +10,7 @@ import { DecoyError } from "../errors.js";
 import type { Random } from "../random.js";
 import { hashString } from "../random.js";
 import type { Deadline } from "../scheduler.js";
-import { type ModelDefinition, modelFileFor } from "./definition.js";
+import { type DynamicBatching, type ModelDefinition, modelFileFor } from "./definition.js";
 import { ClassificationOutputs } from "./fakes/classification.js";
 import { DetectionOutputs } from "./fakes/detection.js";
 import { itemHashes, type OutputGenerator, type OutputRequest } from "./fakes/generator.js";
@@ -23,15 +24,31 @@ export interface TensorModelOverrides {
   perItemMs: number | null;
   stdDevMs: number | null;
   instances: number | null;
+  /** Dynamic batching for every model with a batch dimension, with this max queue delay (µs). */
+  maxQueueDelayUs?: number | null | undefined;
 }
 
 /** Share of an execution spent copying inputs in and outputs out (the rest is compute_infer). */
 const INPUT_SHARE = 0.05;
 const OUTPUT_SHARE = 0.05;
 
+/** One request: waiting, then part of an execution, then settled (answered or cancelled). */
 interface Job {
-  start(now: number): void;
+  /** Batch items the request carries (dimension 0, or 1). */
+  items: number;
+  arrival: number;
   cancelled: boolean;
+  settled: boolean;
+  execution: Execution | undefined;
+  finish(timing: InferTiming): void;
+}
+
+/** One run of the model over one or more requests (several only with dynamic batching). */
+interface Execution {
+  jobs: Job[];
+  /** Requests of it not cancelled yet: when none is left the instance is freed at once. */
+  live: number;
+  deadline: Deadline | undefined;
 }
 
 function createGenerator(def: ModelDefinition, salt: string): OutputGenerator {
@@ -126,81 +143,124 @@ export class TensorModel implements ServedModel {
 
     return new Promise<InferOutput>((resolve, reject) => {
       const signal = req.signal;
-      let deadline: Deadline | undefined;
-      let settled = false;
       const abortReason = (): DecoyError =>
         signal.reason instanceof DecoyError
           ? signal.reason
           : new DecoyError("CANCELLED", `inference on model '${this.name}' was cancelled`);
       const job: Job = {
+        items: batch,
+        arrival,
         cancelled: false,
-        start: (now) => {
-          this.busy++;
-          const queueMs = now - arrival;
-          const total = this.executionMs(batch);
-          const end = now + total;
-          deadline = scheduler.at(end, () => {
-            deadline = undefined;
-            // The next request starts at this deadline, not at the (possibly early) tick.
-            this.release(end);
-            if (settled) return;
-            settled = true;
-            signal.removeEventListener("abort", onAbort);
-            try {
-              const hashes = itemHashes(req.inputs, batch, batched, this.salt);
-              const tensors = this.generator.generate(req.inputs, batch, outputs, hashes);
-              const timing: InferTiming = {
-                queueMs,
-                computeInputMs: total * INPUT_SHARE,
-                computeInferMs: total * (1 - INPUT_SHARE - OUTPUT_SHARE),
-                computeOutputMs: total * OUTPUT_SHARE,
-                batchSize: batch,
-              };
-              resolve({
-                id: req.id,
-                modelName: this.name,
-                modelVersion: version,
-                outputs: tensors,
-                parameters: {},
-                timing,
-              });
-            } catch (err) {
-              reject(err);
-            }
-          });
+        settled: false,
+        execution: undefined,
+        finish: (timing) => {
+          job.settled = true;
+          signal.removeEventListener("abort", onAbort);
+          try {
+            const hashes = itemHashes(req.inputs, batch, batched, this.salt);
+            const tensors = this.generator.generate(req.inputs, batch, outputs, hashes);
+            resolve({
+              id: req.id,
+              modelName: this.name,
+              modelVersion: version,
+              outputs: tensors,
+              parameters: {},
+              timing,
+            });
+          } catch (err) {
+            reject(err);
+          }
         },
       };
       const onAbort = () => {
-        if (settled) return;
-        settled = true;
+        if (job.settled) return;
+        job.settled = true;
         job.cancelled = true;
-        if (deadline) {
-          scheduler.cancel(deadline);
-          deadline = undefined;
+        const ex = job.execution;
+        // an execution nobody waits for any more frees its instance at once
+        if (ex && --ex.live === 0) {
+          scheduler.cancel(ex.deadline);
+          ex.deadline = undefined;
           this.release(scheduler.now());
         }
         reject(abortReason());
       };
       if (signal.aborted) {
-        settled = true;
+        job.settled = true;
         reject(abortReason());
         return;
       }
       signal.addEventListener("abort", onAbort, { once: true });
-      const limit = this.instanceLimit();
-      if (limit <= 0 || (this.busy < limit && this.head === this.waiting.length)) job.start(arrival);
-      else this.waiting.push(job);
+      this.submit(job, arrival);
     });
   }
 
-  /** Free an instance and start the oldest waiting request, if any. */
+  /** Triton's dynamic batcher settings in force: the model's own, or the global override. */
+  private batcher(): DynamicBatching | undefined {
+    if (this.maxBatchSize <= 0) return undefined;
+    const own = this.definition.dynamicBatching;
+    const delay = this.overrides().maxQueueDelayUs;
+    if (delay === null || delay === undefined) return own;
+    return { preferredBatchSizes: own?.preferredBatchSizes ?? [], maxQueueDelayUs: delay };
+  }
+
+  private submit(job: Job, now: number): void {
+    if (this.batcher()) {
+      this.waiting.push(job);
+      this.dispatch(now);
+      return;
+    }
+    const limit = this.instanceLimit();
+    if (limit <= 0 || (this.busy < limit && this.head === this.waiting.length)) this.execute([job], now);
+    else this.waiting.push(job);
+  }
+
+  /** Run `jobs` as one execution on a free instance, starting `now`. */
+  private execute(jobs: Job[], now: number): void {
+    this.busy++;
+    let items = 0;
+    for (const j of jobs) items += j.items;
+    const total = this.executionMs(items);
+    const end = now + total;
+    const ex: Execution = { jobs, live: jobs.length, deadline: undefined };
+    for (const j of jobs) j.execution = ex;
+    ex.deadline = this.engine.scheduler.at(end, () => {
+      ex.deadline = undefined;
+      // The next request starts at this deadline, not at the (possibly early) tick.
+      this.release(end);
+      // Triton counts an execution once, with the size of the whole batch.
+      let counted = false;
+      for (const j of jobs) {
+        if (j.settled) continue;
+        j.finish({
+          queueMs: now - j.arrival,
+          computeInputMs: total * INPUT_SHARE,
+          computeInferMs: total * (1 - INPUT_SHARE - OUTPUT_SHARE),
+          computeOutputMs: total * OUTPUT_SHARE,
+          batchSize: j.items,
+          executionSize: items,
+          executions: counted ? 0 : 1,
+        });
+        counted = true;
+      }
+    });
+  }
+
+  /** Free an instance and start what waits: the oldest request, or the next dynamic batch. */
   private release(at: number): void {
     this.busy--;
-    const limit = this.instanceLimit();
-    while (this.head < this.waiting.length && (limit <= 0 || this.busy < limit)) {
-      const job = this.waiting[this.head++] as Job;
-      if (!job.cancelled) job.start(at);
+    if (this.batcher()) this.dispatch(at);
+    else {
+      const limit = this.instanceLimit();
+      while (this.head < this.waiting.length && (limit <= 0 || this.busy < limit)) {
+        const job = this.waiting[this.head++] as Job;
+        if (!job.cancelled) this.execute([job], at);
+      }
     }
+    this.compact();
+  }
+
+  private compact(): void {
     if (this.head === this.waiting.length) {
       this.waiting.length = 0;
       this.head = 0;
@@ -208,6 +268,62 @@ export class TensorModel implements ServedModel {
       this.waiting.splice(0, this.head);
       this.head = 0;
     }
+  }
+
+  /**
+   * The dynamic batcher: while an instance is free, take the oldest waiting requests that fit
+   * in max_batch_size together. They leave at once when the batch cannot grow (full, or the
+   * next request does not fit), has reached the largest preferred size, or its oldest request
+   * has waited max_queue_delay; otherwise the batcher looks again when that delay runs out.
+   */
+  private dispatch(now: number): void {
+    const db = this.batcher();
+    if (!db) return;
+    const limit = this.instanceLimit();
+    const preferred = db.preferredBatchSizes.length ? Math.max(...db.preferredBatchSizes) : 0;
+    const delayMs = db.maxQueueDelayUs / 1000;
+    while (limit <= 0 || this.busy < limit) {
+      while (this.head < this.waiting.length && (this.waiting[this.head] as Job).cancelled) this.head++;
+      if (this.head >= this.waiting.length) break;
+      const batch: Job[] = [];
+      let items = 0;
+      let i = this.head;
+      let full = false;
+      for (; i < this.waiting.length; i++) {
+        const j = this.waiting[i] as Job;
+        if (j.cancelled) continue;
+        if (items + j.items > this.maxBatchSize && batch.length > 0) {
+          full = true;
+          break;
+        }
+        batch.push(j);
+        items += j.items;
+      }
+      const oldest = batch[0] as Job;
+      const due = oldest.arrival + delayMs;
+      if (!(full || items >= this.maxBatchSize || (preferred > 0 && items >= preferred) || now >= due)) {
+        this.wakeAt(due);
+        break;
+      }
+      this.head = i;
+      this.execute(batch, now);
+    }
+    this.compact();
+  }
+
+  private batchTimer: Deadline | undefined;
+
+  /** Look at the queue again at `at` (one pending wake-up per model, the earliest wins). */
+  private wakeAt(at: number): void {
+    const scheduler = this.engine.scheduler;
+    if (this.batchTimer && this.batchTimer.index >= 0) {
+      if (this.batchTimer.at <= at) return;
+      scheduler.cancel(this.batchTimer);
+    }
+    this.batchTimer = scheduler.at(at, (tickNow) => {
+      this.batchTimer = undefined;
+      this.dispatch(Math.max(tickNow, at));
+    });
   }
 
   /** The declared shape made concrete: batch first, other dynamic dims from a matching input. */
@@ -230,6 +346,7 @@ export class TensorModel implements ServedModel {
     const dims = (s: TensorSpec) => (d.maxBatchSize > 0 ? s.shape.slice(1) : s.shape);
     const dataType = (dt: string) => `TYPE_${dt === "BYTES" ? "STRING" : dt}`;
     const limit = this.instanceLimit();
+    const db = this.batcher();
     return {
       name: d.name,
       platform: d.platform,
@@ -254,6 +371,18 @@ export class TensorModel implements ServedModel {
       })),
       batch_input: [],
       batch_output: [],
+      ...(db
+        ? {
+            dynamic_batching: {
+              preferred_batch_size: db.preferredBatchSizes,
+              max_queue_delay_microseconds: db.maxQueueDelayUs,
+              preserve_ordering: false,
+              priority_levels: 0,
+              default_priority_level: 0,
+              priority_queue_policy: {},
+            },
+          }
+        : {}),
       optimization: {
         priority: "PRIORITY_DEFAULT",
         input_pinned_memory: { enable: true },

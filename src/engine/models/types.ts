@@ -83,8 +83,12 @@ export interface InferTiming {
   computeInputMs: number;
   computeInferMs: number;
   computeOutputMs: number;
-  /** Items in the executed batch (1 for models without a batch dimension). */
+  /** Items this request carried (1 for models without a batch dimension). */
   batchSize: number;
+  /** Items of the whole execution it ran in (more than batchSize when dynamically batched). */
+  executionSize?: number;
+  /** 1 for the request that counts the execution, 0 for the others batched with it. */
+  executions?: number;
 }
 
 export interface ServedModel {
