@@ -86,6 +86,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Response (OpenAI Responses API, as vLLM serves it; JSON, or SSE when stream is true) */
+        post: operations["createResponse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -328,6 +345,47 @@ export interface components {
             object: "model_permission";
             organization?: string;
         };
+        Response: {
+            background?: boolean;
+            created_at: number;
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            id: string;
+            incomplete_details?: {
+                reason?: string;
+            } | null;
+            instructions?: string | null;
+            max_output_tokens?: number | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            model: string;
+            /** @constant */
+            object: "response";
+            output: components["schemas"]["ResponseOutputItem"][];
+            parallel_tool_calls?: boolean;
+            previous_response_id?: string | null;
+            reasoning?: {
+                [key: string]: unknown;
+            } | null;
+            service_tier?: string;
+            /** @enum {string} */
+            status: "completed" | "incomplete" | "in_progress" | "failed";
+            store?: boolean;
+            temperature?: number | null;
+            text?: {
+                [key: string]: unknown;
+            } | null;
+            tool_choice?: string | {
+                [key: string]: unknown;
+            };
+            tools?: unknown[];
+            top_p?: number | null;
+            truncation?: string;
+            usage: components["schemas"]["ResponseUsage"] | null;
+            user?: string | null;
+        };
         ResponseFormat: {
             json_schema?: {
                 name?: string;
@@ -337,6 +395,83 @@ export interface components {
             /** @enum {string} */
             type: "text" | "json_object" | "json_schema";
         } | null;
+        ResponseOutputItem: {
+            arguments?: string;
+            call_id?: string;
+            content?: components["schemas"]["ResponseOutputText"][];
+            encrypted_content?: string | null;
+            id: string;
+            name?: string;
+            /** @constant */
+            role?: "assistant";
+            /** @enum {string|null} */
+            status?: "in_progress" | "completed" | "incomplete" | null;
+            summary?: unknown[];
+            /** @enum {string} */
+            type: "message" | "reasoning" | "function_call";
+        };
+        ResponseOutputText: {
+            annotations: unknown[];
+            logprobs?: unknown[] | null;
+            text: string;
+            /** @enum {string} */
+            type: "output_text" | "reasoning_text";
+        };
+        ResponsesRequest: {
+            /** @description A string (one user message), or a list of input items: messages (`role` and `content`, a string or input_text / output_text / input_image parts), `function_call` and `function_call_output` items. */
+            input: string | {
+                [key: string]: unknown;
+            }[];
+            instructions?: string | null;
+            max_output_tokens?: number | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            model?: string | null;
+            parallel_tool_calls?: boolean | null;
+            previous_response_id?: string | null;
+            reasoning?: {
+                /** @enum {string|null} */
+                effort?: "none" | "minimal" | "low" | "medium" | "high" | null;
+            } | null;
+            /** @description vLLM extra. */
+            seed?: number | null;
+            store?: boolean | null;
+            stream?: boolean | null;
+            temperature?: number | null;
+            text?: {
+                format?: {
+                    schema?: Record<string, never>;
+                    /** @enum {string} */
+                    type?: "text" | "json_object" | "json_schema";
+                };
+            } | null;
+            /** @description none, auto, required, or {"type":"function","name":...}. */
+            tool_choice?: string | {
+                [key: string]: unknown;
+            } | null;
+            tools?: components["schemas"]["ResponsesTool"][] | null;
+            top_p?: number | null;
+            user?: string | null;
+        };
+        ResponsesTool: {
+            description?: string | null;
+            name?: string;
+            parameters?: Record<string, never> | null;
+            strict?: boolean | null;
+            type: string;
+        };
+        ResponseUsage: {
+            input_tokens: number;
+            input_tokens_details: {
+                cached_tokens: number;
+            };
+            output_tokens: number;
+            output_tokens_details: {
+                reasoning_tokens: number;
+            };
+            total_tokens: number;
+        };
         /** @description One stop string or a list of them. */
         StopSpec: string | string[] | null;
         StreamOptions: {
@@ -590,6 +725,58 @@ export interface operations {
             };
             /** @description No such model. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createResponse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResponsesRequest"];
+            };
+        };
+        responses: {
+            /** @description A response; with `stream: true` a `text/event-stream` of named events (`event: response.created` ... `event: response.completed`), each `data:` a JSON object with `type` and `sequence_number`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Response"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid request (including prompt + max_output_tokens above max-model-len). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown model. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The waiting queue is full. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,6 +17,7 @@ import { onResponseClose } from "../closing.js";
 import { SseStream } from "../sse.js";
 import type { OperationHandlers } from "../types.js";
 import { ChatStream, CompletionStream, chatBody, completionBody } from "./openai-render.js";
+import { ResponsesStream, responseBody, responseEcho, responsesRequest } from "./openai-responses.js";
 
 /**
  * The OpenAI-compatible routes. Wire requests are converted to engine requests here (vLLM's
@@ -292,6 +293,18 @@ export function openaiHandlers(ctx: AppContext): OperationHandlers {
         completionRequest(body, headersOf(request)),
         (sse) => new CompletionStream(sse, usage.final, usage.continuous),
         completionBody,
+      );
+    },
+
+    createResponse: (request, reply) => {
+      const body = request.body as Schemas["ResponsesRequest"];
+      const echo = responseEcho(body);
+      return runLlm(
+        ctx,
+        reply,
+        responsesRequest(body, headersOf(request)),
+        (sse) => new ResponsesStream(sse, echo),
+        (job) => responseBody(job, echo),
       );
     },
 
