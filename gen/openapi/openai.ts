@@ -418,6 +418,8 @@ export interface components {
             type: "output_text" | "reasoning_text";
         };
         ResponsesRequest: {
+            /** @description Sampling extra, as on chat and completions (exactly max_output_tokens tokens). */
+            ignore_eos?: boolean | null;
             /** @description A string (one user message), or a list of input items: messages (`role` and `content`, a string or input_text / output_text / input_image parts), `function_call` and `function_call_output` items. */
             input: string | {
                 [key: string]: unknown;
@@ -427,6 +429,8 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             } | null;
+            /** @description Sampling extra, as on chat and completions. */
+            min_tokens?: number | null;
             model?: string | null;
             parallel_tool_calls?: boolean | null;
             previous_response_id?: string | null;

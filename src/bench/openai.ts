@@ -1,17 +1,18 @@
 /**
- * One OpenAI-compatible request, timed: chat or text completions (streamed over SSE or not) and
- * embeddings. Token events are timestamped as their bytes arrive, which is what TTFT and
+ * One OpenAI-compatible request, timed: chat or text completions or responses (streamed over
+ * SSE or not) and embeddings. Token events are timestamped as their bytes arrive, which is what TTFT and
  * inter-token latency are computed from.
  */
 import { describeError } from "../loadgen/common/cli.js";
 import { describeHttpStatus, type HttpClient } from "../loadgen/common/http.js";
 
-export type EndpointType = "chat" | "completions" | "embeddings";
-export const ENDPOINT_TYPES: readonly EndpointType[] = ["chat", "completions", "embeddings"];
+export type EndpointType = "chat" | "completions" | "responses" | "embeddings";
+export const ENDPOINT_TYPES: readonly EndpointType[] = ["chat", "completions", "responses", "embeddings"];
 
 export const ENDPOINT_PATHS: Record<EndpointType, string> = {
   chat: "/v1/chat/completions",
   completions: "/v1/completions",
+  responses: "/v1/responses",
   embeddings: "/v1/embeddings",
 };
 
@@ -27,6 +28,15 @@ export interface RequestSpec {
 
 export function buildBody(spec: RequestSpec): Record<string, unknown> {
   if (spec.endpointType === "embeddings") return { model: spec.model, input: spec.prompt, ...spec.extraInputs };
+  if (spec.endpointType === "responses") {
+    const r: Record<string, unknown> = { model: spec.model, input: spec.prompt };
+    if (spec.maxTokens !== undefined) {
+      r.max_output_tokens = spec.maxTokens;
+      if (spec.ignoreEos) r.ignore_eos = true;
+    }
+    if (spec.streaming) r.stream = true;
+    return { ...r, ...spec.extraInputs };
+  }
   const body: Record<string, unknown> =
     spec.endpointType === "chat"
       ? { model: spec.model, messages: [{ role: "user", content: spec.prompt }] }
@@ -70,21 +80,37 @@ export interface RequestOutcome {
   chunks: number;
 }
 
+/** Usage in the Chat/Completions shape (prompt/completion tokens) or the Responses one (input/output). */
 function readUsage(u: unknown, into: Usage): void {
   if (!u || typeof u !== "object") return;
   const usage = u as {
     prompt_tokens?: unknown;
     completion_tokens?: unknown;
     prompt_tokens_details?: { cached_tokens?: unknown } | null;
+    input_tokens?: unknown;
+    output_tokens?: unknown;
+    input_tokens_details?: { cached_tokens?: unknown } | null;
   };
-  if (typeof usage.prompt_tokens === "number") into.promptTokens = usage.prompt_tokens;
-  if (typeof usage.completion_tokens === "number") into.completionTokens = usage.completion_tokens;
-  const cached = usage.prompt_tokens_details?.cached_tokens;
+  const prompt = usage.prompt_tokens ?? usage.input_tokens;
+  const completion = usage.completion_tokens ?? usage.output_tokens;
+  if (typeof prompt === "number") into.promptTokens = prompt;
+  if (typeof completion === "number") into.completionTokens = completion;
+  const cached = (usage.prompt_tokens_details ?? usage.input_tokens_details)?.cached_tokens;
   if (typeof cached === "number") into.cachedTokens = cached;
 }
 
-/** Text carried by one streamed chunk (chat delta, reasoning delta or completion text). */
+/** Responses API stream events that carry generated tokens, and those that end the stream. */
+const RESPONSE_DELTAS = new Set([
+  "response.output_text.delta",
+  "response.reasoning_text.delta",
+  "response.function_call_arguments.delta",
+]);
+const RESPONSE_ENDS = new Set(["response.completed", "response.incomplete"]);
+
+/** Text carried by one streamed chunk (chat delta, reasoning delta, completion text or a Responses delta). */
 function chunkText(doc: unknown): string {
+  const ev = doc as { type?: unknown; delta?: unknown };
+  if (typeof ev.type === "string") return RESPONSE_DELTAS.has(ev.type) && typeof ev.delta === "string" ? ev.delta : "";
   const choices = (doc as { choices?: unknown }).choices;
   if (!Array.isArray(choices) || choices.length === 0) return "";
   const c = choices[0] as {
@@ -132,6 +158,18 @@ export async function sendRequest(client: HttpClient, spec: RequestSpec, opts: S
       doc = JSON.parse(data);
     } catch {
       streamError ??= "malformed SSE data (not JSON)";
+      return;
+    }
+    const type = (doc as { type?: unknown }).type;
+    if (type === "error" || type === "response.failed") {
+      const message = (doc as { message?: unknown }).message;
+      streamError ??= typeof message === "string" ? `stream error: ${message}` : "stream error";
+      return;
+    }
+    if (typeof type === "string" && RESPONSE_ENDS.has(type)) {
+      // the Responses API ends with the whole response (and its usage) instead of [DONE]
+      sawDone = true;
+      readUsage((doc as { response?: { usage?: unknown } }).response?.usage, usage);
       return;
     }
     const err = (doc as { error?: unknown }).error;

@@ -500,6 +500,22 @@ describe("decoy bench against a real Decoy", () => {
     assert.equal(r.metrics.time_to_first_token, undefined, "no TTFT without streaming");
   });
 
+  test("streaming responses endpoint: TTFT ≈ --ttft and N output tokens from Responses API events and usage", async (t) => {
+    const out = join(dir, "bench-responses");
+    const result = await runBench(options({ outputDir: out, endpointType: "responses", requestCount: 12 }));
+    const r = result.runs[0];
+    assert.ok(r);
+    noteBench(t, r.metrics);
+    assert.equal(r.run.path, "/v1/responses");
+    assert.equal(r.metrics.error_count?.avg, 0, JSON.stringify(r.run.records.find((x) => !x.ok)?.error));
+    assert.equal(r.metrics.request_count?.avg, 12);
+    within(r.metrics.time_to_first_token?.p50, TTFT, TTFT + 15, "p50 TTFT (ms)");
+    within(r.metrics.inter_token_latency?.p50, ITL * 0.8, ITL + 2, "p50 inter-token latency (ms)");
+    assert.equal(r.metrics.output_sequence_length?.min, N);
+    assert.equal(r.metrics.output_sequence_length?.max, N);
+    within(r.metrics.input_sequence_length?.avg, 16, 64, "input tokens per server usage");
+  });
+
   test("embeddings endpoint: every request succeeds, no token timings, artifacts written", async (t) => {
     const out = join(dir, "bench-embeddings");
     const result = await runBench(

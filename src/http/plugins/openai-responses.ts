@@ -106,6 +106,8 @@ export function responsesRequest(body: Schemas["ResponsesRequest"], headers: Llm
     model: body.model ?? undefined,
     messages,
     maxTokens: body.max_output_tokens ?? null,
+    minTokens: body.min_tokens ?? null,
+    ignoreEos: body.ignore_eos ?? null,
     seed: body.seed ?? null,
     reasoningEffort: body.reasoning?.effort ?? null,
     tools,
