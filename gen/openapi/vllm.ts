@@ -200,6 +200,8 @@ export interface components {
             prompt: string;
         };
         EngineStats: {
+            /** @description Adapters whose weights are loaded (the CPU LoRA cache), least recently used first. */
+            cpu_loras?: string[];
             loras?: string[];
             max_loras: number;
             max_num_seqs: number;

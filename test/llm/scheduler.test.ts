@@ -149,6 +149,40 @@ describe("LLM scheduler and job pacing", () => {
     );
   });
 
+  it("an adapter outside the CPU LoRA cache pays --lora-load-latency-ms on its first token; LRU evicts", () => {
+    const { clock, llm } = fakeLlm({
+      ttft: 10,
+      itl: 10,
+      maxLoras: 1,
+      maxCpuLoras: 1,
+      loraLoadLatencyMs: 40,
+      loraModules: [{ name: "alpha" }, { name: "beta" }],
+    });
+    const firstToken = (model: string): number | undefined => {
+      const start = clock.now();
+      const r = recorder(clock);
+      llm.submit(completion(model, { ...TOKENS, model }), r.sink);
+      clock.advance(1000);
+      const first = r.rec.fires[0]?.[0];
+      return first === undefined ? undefined : first - start;
+    };
+    assert.equal(firstToken("alpha"), 50, "cold: loaded when scheduled");
+    assert.equal(firstToken("alpha"), 10, "warm");
+    assert.deepEqual(llm.stats().cpuLoras, ["alpha"]);
+    assert.equal(firstToken("beta"), 50, "cold, and evicts alpha from a cache of one");
+    assert.equal(firstToken("alpha"), 50, "alpha was evicted");
+    assert.equal(firstToken("decoy-llm"), 10, "the base model loads nothing");
+    llm.models.load("gamma", "/adapters/gamma");
+    llm.models.load("delta", "/adapters/delta");
+    assert.deepEqual(
+      llm.models.loras().map((l) => l.name),
+      ["alpha", "beta", "gamma", "delta"],
+      "registration is not limited by the cache",
+    );
+    llm.models.unload("alpha");
+    assert.deepEqual(llm.stats().cpuLoras, []);
+  });
+
   it("the load factor stretches ITL while the batch is full", () => {
     const { clock, llm } = fakeLlm({ ttft: 10, itl: 10, maxNumSeqs: 3, timeFactorUnderLoad: 2 });
     const alone = recorder(clock);

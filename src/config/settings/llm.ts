@@ -174,7 +174,18 @@ export const llmSettings = defineSettings({
     nullable: true,
     minimum: 1,
     group: "LoRA",
-    description: "Most adapters registered at once (static + loaded); must be ≥ --max-loras. Unset: no limit.",
+    description:
+      "Adapters whose weights are held loaded (vLLM's CPU LoRA cache, least recently used out); must be ≥ --max-loras. Registration is unlimited. Unset: --max-loras, as in vLLM.",
+  },
+  loraLoadLatencyMs: {
+    type: "number",
+    default: 0,
+    minimum: 0,
+    group: "LoRA",
+    runtime: true,
+    description:
+      "Time to load an adapter that is not in the CPU LoRA cache (--max-cpu-loras) when its request is scheduled, added to that request's first token, ms.",
+    placeholder: "MS",
   },
   tokenizer: {
     type: "string",

@@ -1,5 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import { DecoyError } from "../errors.js";
+import { LoraCpuCache } from "./lora-cache.js";
 
 /**
  * The names the LLM surface answers to: the base model (or its served names), LoRA adapters
@@ -50,6 +51,8 @@ interface LoraModuleEntry {
 
 export class LlmModels {
   private readonly adapters = new Map<string, LoraAdapter>();
+  /** Adapters whose weights are loaded (vLLM's CPU LoRA cache). */
+  readonly loraCache: LoraCpuCache;
   private nextLoraId = 1;
   private namesCfg: Config | undefined;
   private names: readonly string[] = [];
@@ -58,6 +61,10 @@ export class LlmModels {
     private readonly config: { readonly current: Config },
     private readonly wallNow: () => number,
   ) {
+    this.loraCache = new LoraCpuCache(() => {
+      const c = this.config.current;
+      return c.maxCpuLoras ?? c.maxLoras;
+    });
     const cfg = config.current;
     for (const raw of cfg.loraModules as (string | LoraModuleEntry)[]) {
       const entry = typeof raw === "string" ? parseEntry(raw) : raw;
@@ -121,14 +128,6 @@ export class LlmModels {
         param: "lora_name",
       });
     }
-    const cap = this.config.current.maxCpuLoras;
-    if (cap !== null && this.adapters.size >= cap) {
-      throw new DecoyError(
-        "RESOURCE_EXHAUSTED",
-        `Cannot load LoRA adapter '${name}': ${this.adapters.size} adapters are registered and --max-cpu-loras is ${cap}. Unload one first.`,
-        { httpStatus: 400, type: "BadRequestError", param: "lora_name" },
-      );
-    }
     return this.add(name, path, undefined, false);
   }
 
@@ -147,6 +146,7 @@ export class LlmModels {
       });
     }
     this.adapters.delete(name);
+    this.loraCache.forget(name);
     return a;
   }
 

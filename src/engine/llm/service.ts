@@ -32,6 +32,8 @@ export interface LlmStats extends SlotStats {
   model: string;
   servedModelNames: string[];
   loras: string[];
+  /** Adapters whose weights are loaded, least recently used first. */
+  cpuLoras: string[];
   mode: string;
   tokenizers: string[];
 }
@@ -91,10 +93,6 @@ function checkLlmConfig(cfg: Config): string | undefined {
   }
   if (cfg.maxCpuLoras !== null && cfg.maxCpuLoras < cfg.maxLoras) {
     return `max-cpu-loras (${cfg.maxCpuLoras}) must be at least max-loras (${cfg.maxLoras})`;
-  }
-  const loras = cfg.loraModules as unknown[];
-  if (cfg.maxCpuLoras !== null && loras.length > cfg.maxCpuLoras) {
-    return `lora-modules lists ${loras.length} adapters but max-cpu-loras is ${cfg.maxCpuLoras}`;
   }
   const pairs: [string, number, number][] = [
     ["tool-call-integer-param", cfg.minToolCallIntegerParam, cfg.maxToolCallIntegerParam],
@@ -161,6 +159,15 @@ export class LlmService {
       iterationTokens: (model, tokens) => this.addIterationTokens(model, tokens),
       wallNow: () => engine.clock.wallNow(),
     };
+    // An adapter not in the CPU LoRA cache is loaded when its request is scheduled.
+    this.use({
+      decode: (job) => {
+        if (job.lora === undefined) return null;
+        const hit = this.models.loraCache.use(job.lora);
+        const ms = config.current.loraLoadLatencyMs;
+        return hit || ms <= 0 ? null : { extraFirstTokenMs: ms };
+      },
+    });
   }
 
   /** Settles when the tokenizers listed in --tokenizer-models are loaded. */
@@ -238,6 +245,7 @@ export class LlmService {
       model: cfg.model,
       servedModelNames: [...this.models.servedNames(cfg)],
       loras: this.models.loras().map((l) => l.name),
+      cpuLoras: this.models.loraCache.loaded(),
       mode: cfg.mode,
       tokenizers: this.registry.loaded(),
     };

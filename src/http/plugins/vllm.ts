@@ -102,6 +102,7 @@ export function vllmHandlers(ctx: AppContext): OperationHandlers {
         running_loras: s.runningLoras,
         waiting_loras: s.waitingLoras,
         loras: s.loras,
+        cpu_loras: s.cpuLoras,
         mode: s.mode,
         tokenizers: s.tokenizers,
       };
