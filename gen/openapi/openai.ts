@@ -115,7 +115,7 @@ export interface components {
             model: string;
             /** @constant */
             object: "chat.completion";
-            prompt_logprobs?: null;
+            prompt_logprobs?: components["schemas"]["PromptLogprobs"];
             usage: components["schemas"]["Usage"];
         };
         ChatCompletionChoice: {
@@ -177,6 +177,8 @@ export interface components {
             n?: number | null;
             parallel_tool_calls?: boolean | null;
             presence_penalty?: number | null;
+            /** @description vLLM extra; log-probabilities of the prompt's tokens with this many alternatives each (not with stream). */
+            prompt_logprobs?: number | null;
             /** @enum {string|null} */
             reasoning_effort?: "none" | "minimal" | "low" | "medium" | "high" | null;
             response_format?: components["schemas"]["ResponseFormat"];
@@ -224,6 +226,7 @@ export interface components {
             finish_reason: "stop" | "length" | "remote_decode" | "abort" | null;
             index: number;
             logprobs: components["schemas"]["CompletionLogprobs"];
+            prompt_logprobs?: components["schemas"]["PromptLogprobs"];
             stop_reason?: string | number | null;
             text: string;
         };
@@ -258,6 +261,8 @@ export interface components {
             n?: number | null;
             /** @description A string, a list of strings, a list of token ids, or a list of token-id lists. */
             prompt: string | (string | number | number[])[];
+            /** @description vLLM extra; log-probabilities of the prompt's tokens with this many alternatives each (not with stream). */
+            prompt_logprobs?: number | null;
             seed?: number | null;
             stop?: components["schemas"]["StopSpec"];
             stream?: boolean | null;
@@ -345,6 +350,14 @@ export interface components {
             object: "model_permission";
             organization?: string;
         };
+        /** @description vLLM's prompt_logprobs: per prompt token, null for the first, else a map from token id to {logprob, rank, decoded_token} holding the prompt's token and the best alternatives. */
+        PromptLogprobs: ({
+            [key: string]: {
+                decoded_token: string;
+                logprob: number;
+                rank: number;
+            };
+        } | null)[] | null;
         Response: {
             background?: boolean;
             created_at: number;

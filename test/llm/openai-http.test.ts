@@ -237,6 +237,44 @@ describe("OpenAI / vLLM HTTP surface", () => {
     assert.equal(bare.status, 400, "max_tokens 0 needs echo");
   });
 
+  it("prompt_logprobs: per prompt token its id at rank 1 plus alternatives, the values echo lists; chat too", async () => {
+    const prompt = "Score this sentence please";
+    const ids = JSON.parse((await post(server, "/tokenize", { model: MODEL, prompt })).text).tokens as number[];
+    type Entry = Record<string, { logprob: number; rank: number; decoded_token: string }> | null;
+    const res = JSON.parse(
+      (await post(server, "/v1/completions", { model: MODEL, prompt, max_tokens: 1, prompt_logprobs: 2 })).text,
+    ) as { choices: { prompt_logprobs: Entry[] }[] };
+    assertSchema("openai", "Completion", res);
+    const pl = res.choices[0]!.prompt_logprobs;
+    assert.equal(pl.length, ids.length);
+    assert.equal(pl[0], null);
+    const echo = await openai.completions.create({ model: MODEL, prompt, max_tokens: 0, echo: true, logprobs: 1 });
+    for (let i = 1; i < ids.length; i++) {
+      const own = pl[i]?.[String(ids[i])];
+      assert.equal(own?.rank, 1);
+      assert.equal(own?.logprob, echo.choices[0]?.logprobs?.token_logprobs?.[i]);
+      assert.ok(Object.keys(pl[i] ?? {}).length <= 2);
+    }
+    const chat = JSON.parse(
+      (
+        await post(server, "/v1/chat/completions", {
+          model: MODEL,
+          messages: [{ role: "user", content: "hi" }],
+          max_tokens: 1,
+          prompt_logprobs: 0,
+        })
+      ).text,
+    ) as { usage: { prompt_tokens: number }; prompt_logprobs: Entry[] };
+    assertSchema("openai", "ChatCompletion", chat);
+    assert.equal(chat.prompt_logprobs.length, chat.usage.prompt_tokens);
+    assert.ok(chat.prompt_logprobs.slice(1).every((e) => Object.keys(e ?? {}).length === 1));
+    const streamed = await post(server, "/v1/completions", { model: MODEL, prompt, prompt_logprobs: 1, stream: true });
+    assert.equal(streamed.status, 400);
+    assert.match(streamed.text, /not available when `stream=True`/);
+    const many = await post(server, "/v1/completions", { model: MODEL, prompt, prompt_logprobs: 100 });
+    assert.equal(many.status, 400);
+  });
+
   it("completions: string, list of strings, token ids, n, echo, logprobs, streaming", async () => {
     const res = await openai.completions.create({
       model: MODEL,

@@ -246,6 +246,16 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
       "logprobs",
     );
   }
+  const promptTop = req.promptLogprobs ?? undefined;
+  if (promptTop !== undefined) {
+    if (promptTop < 0 || promptTop > cfg.maxLogprobs) {
+      throw invalid(
+        `Requested prompt logprobs of ${promptTop}, which is greater than max allowed: ${cfg.maxLogprobs}`,
+        "prompt_logprobs",
+      );
+    }
+    if (req.stream) throw invalid("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
+  }
   if (req.api === "chat") validateToolChoice(req.tools, req.toolChoice);
 
   const { prompts, echoSources } = promptPlans(req, tok, cfg.mode === "echo");
@@ -365,6 +375,7 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
     maxTokens,
     n,
     topLogprobs,
+    promptLogprobs: promptTop,
     reasoning,
     remotePrefill,
     remoteDecode,

@@ -47,6 +47,8 @@ export interface LlmRequest {
   seed?: number | null | undefined;
   /** Alternatives per token (chat top_logprobs, completions logprobs); null = no logprobs. */
   logprobs?: number | null | undefined;
+  /** vLLM's prompt_logprobs: alternatives per prompt token; null = none. */
+  promptLogprobs?: number | null | undefined;
   /** Completions `echo`: the prompt is part of the returned text. */
   echo?: boolean | null | undefined;
   /**
@@ -119,6 +121,8 @@ export interface LlmPlan {
   n: number;
   /** Alternatives per token when logprobs were requested. */
   topLogprobs: number | undefined;
+  /** Alternatives per prompt token when prompt_logprobs were requested. */
+  promptLogprobs: number | undefined;
   /** Whether reasoning tokens are reported in usage. */
   reasoning: boolean;
   /** P/D decode side: KV transfer instead of prefill. */

@@ -101,6 +101,36 @@ function completionLogprobs(
   return out;
 }
 
+/**
+ * vLLM's prompt_logprobs for one prompt: null for the first token, then per token a map from
+ * token id to {logprob, rank, decoded_token} with the prompt's own token (rank 1 here: the
+ * simulated model always found the prompt likely) and up to `prompt_logprobs` − 1 alternatives.
+ * The values are the ones completions `echo` lists.
+ */
+function promptLogprobsBody(job: LlmJob, promptIndex: number): Schemas["PromptLogprobs"] {
+  const k = job.plan.promptLogprobs;
+  if (k === undefined) return null;
+  const ids = job.promptTokenIds(promptIndex);
+  if (ids.length === 0) return [];
+  const tok = job.tokenizer;
+  const pieces = tok.piecesFromIds(ids);
+  const plan = job.plan.prompts[promptIndex];
+  const values = plan ? promptLogprobs(plan, ids.length) : [];
+  const out: NonNullable<Schemas["PromptLogprobs"]> = [null];
+  for (let i = 1; i < ids.length; i++) {
+    const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
+    const alts = topAlternatives(tok, pieces[i] ?? "", values[i - 1] ?? 0, Math.max(1, k), -1 - i);
+    for (let r = 0; r < alts.length; r++) {
+      const a = alts[r] as { token: string; logprob: number };
+      const id = r === 0 ? ids[i] : tok.encode(a.token)[0];
+      if (id === undefined || entry[id] !== undefined) continue;
+      entry[id] = { logprob: a.logprob, rank: r + 1, decoded_token: a.token };
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
 /** The echoed prompt token by token (token-id prompts decoded), as logprobs list it. */
 function echoPieces(job: LlmJob, promptIndex: number): string[] {
   return job.tokenizer.piecesFromIds(job.promptTokenIds(promptIndex));
@@ -140,7 +170,7 @@ export function chatBody(job: LlmJob): ChatCompletionBody {
       stop_reason: null,
     })),
     usage: usageOf(job),
-    prompt_logprobs: null,
+    prompt_logprobs: promptLogprobsBody(job, 0),
     kv_transfer_params: plan.kvTransferParams,
   };
 }
@@ -165,6 +195,7 @@ export function completionBody(job: LlmJob): CompletionBody {
         // completions never call tools
         finish_reason: c.finishReason as Exclude<typeof c.finishReason, "tool_calls">,
         stop_reason: null,
+        prompt_logprobs: promptLogprobsBody(job, c.promptIndex),
       };
     }),
     usage: usageOf(job),
