@@ -83,6 +83,7 @@ describe("Responses API", () => {
     assert.equal(res.usage?.total_tokens, (chat.usage?.prompt_tokens ?? 0) + 12);
     assert.equal(res.status, "incomplete", "max_output_tokens cut the answer");
     assert.deepEqual(res.incomplete_details, { reason: "max_output_tokens" });
+    assert.equal(item.status, "incomplete", "the cut message is incomplete too");
     assert.equal(res.instructions, "Be brief.");
   });
 
@@ -97,6 +98,7 @@ describe("Responses API", () => {
     assert.equal(deltas.join(""), whole.output_text);
     assert.equal(deltas.length, 6, "one delta per token");
     assert.equal(final.usage?.output_tokens, 6);
+    assert.equal((final.output[0] as OpenAI.Responses.ResponseOutputMessage).status, "incomplete");
 
     const events = await rawEvents(server, params);
     assert.deepEqual(

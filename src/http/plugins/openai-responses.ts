@@ -222,7 +222,11 @@ function reasoningItem(job: LlmJob, text: string, done: boolean): OutputItem {
   };
 }
 
-function messageItem(job: LlmJob, text: string | undefined, status: "in_progress" | "completed"): OutputItem {
+function messageItem(
+  job: LlmJob,
+  text: string | undefined,
+  status: "in_progress" | "completed" | "incomplete",
+): OutputItem {
   return {
     id: `msg_${job.id}`,
     type: "message",
@@ -250,8 +254,10 @@ export function responseBody(job: LlmJob, echo: ResponseEcho): ResponseBody {
   const output: OutputItem[] = [];
   if (choice) {
     if (choice.reasoning.length > 0) output.push(reasoningItem(job, choice.reasoning.join(""), true));
+    // a message cut by max_output_tokens is itself incomplete, as OpenAI reports it
+    const last = statusOf(choice, job.emitted) === "incomplete" && choice.toolCalls.length === 0;
     if (choice.toolCalls.length === 0 || choice.content.length > 0)
-      output.push(messageItem(job, choice.content.join(""), "completed"));
+      output.push(messageItem(job, choice.content.join(""), last ? "incomplete" : "completed"));
     choice.toolCalls.forEach((c, k) => {
       output.push(callItem(job, choice, k, c.arguments, true));
     });
@@ -322,7 +328,8 @@ export class ResponsesStream implements JobSink {
     return out;
   }
 
-  private close(job: LlmJob, choice: ChoicePlan): string {
+  /** Close the open item; `cut`: the answer ends here, cut by max_output_tokens. */
+  private close(job: LlmJob, choice: ChoicePlan, cut = false): string {
     const kind = this.kind;
     if (kind === KIND_NONE) return "";
     this.kind = KIND_NONE;
@@ -346,7 +353,7 @@ export class ResponsesStream implements JobSink {
         ...(reasoning ? {} : { logprobs: [] }),
       });
       out += this.event("response.content_part.done", { ...at, content_index: 0, part });
-      item = reasoning ? reasoningItem(job, text, true) : messageItem(job, text, "completed");
+      item = reasoning ? reasoningItem(job, text, true) : messageItem(job, text, cut ? "incomplete" : "completed");
     }
     this.output[this.outputIndex] = item;
     out += this.event("response.output_item.done", { output_index: this.outputIndex, item });
@@ -384,14 +391,14 @@ export class ResponsesStream implements JobSink {
   onDone(job: LlmJob): void {
     let out = this.started ? "" : this.begin(job);
     const choice = job.plan.choices[0];
+    const status = statusOf(choice, job.emitted);
     if (choice) {
-      out += this.close(job, choice);
+      out += this.close(job, choice, status === "incomplete");
       // an answer with no text still has its (empty) message, as a non-streamed one does
       if (this.output.every((i) => i.type !== "message") && choice.toolCalls.length === 0) {
         out += this.open(job, choice, STEP_CONTENT, -1) + this.close(job, choice);
       }
     }
-    const status = statusOf(choice, job.emitted);
     const response = envelope(job, this.echo, status, this.output, true);
     out += this.event(status === "incomplete" ? "response.incomplete" : "response.completed", { response });
     this.sse.end(out);
