@@ -103,6 +103,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/responses/{response_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stored response (--enable-responses-store) */
+        get: operations["retrieveResponse"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses/{response_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a background response (--enable-responses-store) */
+        post: operations["cancelResponse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -384,7 +418,7 @@ export interface components {
             } | null;
             service_tier?: string;
             /** @enum {string} */
-            status: "completed" | "incomplete" | "in_progress" | "failed";
+            status: "completed" | "incomplete" | "in_progress" | "failed" | "queued" | "cancelled";
             store?: boolean;
             temperature?: number | null;
             text?: {
@@ -431,6 +465,8 @@ export interface components {
             type: "output_text" | "reasoning_text";
         };
         ResponsesRequest: {
+            /** @description Answer at once with a `queued` response and run it; poll with GET (needs --enable-responses-store). */
+            background?: boolean | null;
             /** @description Sampling extra, as on chat and completions (exactly max_output_tokens tokens). */
             ignore_eos?: boolean | null;
             /** @description A string (one user message), or a list of input items: messages (`role` and `content`, a string or input_text / output_text / input_image parts), `function_call` and `function_call_output` items. */
@@ -446,6 +482,7 @@ export interface components {
             min_tokens?: number | null;
             model?: string | null;
             parallel_tool_calls?: boolean | null;
+            /** @description Continue from a stored response: its input and output come before this input (needs --enable-responses-store). */
             previous_response_id?: string | null;
             reasoning?: {
                 /** @enum {string|null} */
@@ -794,6 +831,77 @@ export interface operations {
             };
             /** @description The waiting queue is full. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    retrieveResponse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                response_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The response as stored; a background response in flight is `queued`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Response"];
+                };
+            };
+            /** @description No stored response with this id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancelResponse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                response_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The response, `cancelled` if it was still running. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Response"];
+                };
+            };
+            /** @description The response was not created in the background. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No stored response with this id. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -256,3 +256,112 @@ describe("Responses API", () => {
     );
   });
 });
+
+describe("Responses API store (--enable-responses-store)", () => {
+  let server: DecoyServer;
+  let openai: OpenAI;
+  before(async () => {
+    server = await startTestServer({ ttft: 5, itl: 1, enableResponsesStore: true });
+    openai = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: "x", maxRetries: 0 });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it("GET returns a stored response; previous_response_id continues its conversation", async () => {
+    const first = await openai.responses.create({
+      model: MODEL,
+      input: "Remember the number 7.",
+      max_output_tokens: 5,
+    });
+    const got = await openai.responses.retrieve(first.id);
+    assertSchema("openai", "Response", got);
+    assert.equal(got.output_text, first.output_text);
+    const next = await openai.responses.create({
+      model: MODEL,
+      input: "What was it?",
+      previous_response_id: first.id,
+      max_output_tokens: 3,
+    });
+    const fresh = await openai.responses.create({ model: MODEL, input: "What was it?", max_output_tokens: 3 });
+    assert.ok(
+      (next.usage?.input_tokens ?? 0) > (fresh.usage?.input_tokens ?? 0) + (first.usage?.output_tokens ?? 0),
+      "the earlier input and answer are part of the prompt",
+    );
+    assert.equal(next.previous_response_id, first.id);
+    const streamed = await openai.responses
+      .stream({ model: MODEL, input: "Again.", max_output_tokens: 2 })
+      .finalResponse();
+    assert.equal(
+      (await openai.responses.retrieve(streamed.id)).output_text,
+      streamed.output_text,
+      "streams are stored",
+    );
+    await openai.responses
+      .create({ model: MODEL, input: "Not kept.", store: false, max_output_tokens: 1 })
+      .then(async (r) => {
+        await assert.rejects(openai.responses.retrieve(r.id), (e: unknown) => e instanceof OpenAI.NotFoundError);
+      });
+    await assert.rejects(
+      openai.responses.create({ model: MODEL, input: "x", previous_response_id: "resp_missing" }),
+      (e: unknown) => e instanceof OpenAI.NotFoundError,
+    );
+  });
+
+  it("background: answered at once as queued, polled until completed; cancel stops a running one", async () => {
+    const bg = await openai.responses.create({
+      model: MODEL,
+      input: "Work in the background.",
+      max_output_tokens: 20,
+      background: true,
+    });
+    assert.equal(bg.status, "queued");
+    assert.deepEqual(bg.output, []);
+    let polled = await openai.responses.retrieve(bg.id);
+    for (let i = 0; i < 200 && polled.status === "queued"; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      polled = await openai.responses.retrieve(bg.id);
+    }
+    assert.ok(["completed", "incomplete"].includes(polled.status ?? ""), String(polled.status));
+    assert.ok(polled.output_text.length > 0);
+    assert.ok((polled.usage?.output_tokens ?? 0) > 0 && (polled.usage?.output_tokens ?? 0) <= 20);
+
+    const long = await openai.responses.create({
+      model: MODEL,
+      input: "Long job.",
+      max_output_tokens: 1000,
+      background: true,
+      ignore_eos: true, // a second of tokens at --itl 1, whatever the prompt
+    } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+    const stats = async () =>
+      ((await (await fetch(`${server.httpUrl}/engine/stats`)).json()) as { running: number }).running;
+    assert.equal(await stats(), 1);
+    const cancelled = await openai.responses.cancel(long.id);
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal(await stats(), 0, "the slot is free at once");
+    assert.equal((await openai.responses.retrieve(long.id)).status, "cancelled");
+    const sync = await openai.responses.create({ model: MODEL, input: "sync", max_output_tokens: 1 });
+    await assert.rejects(openai.responses.cancel(sync.id), (e: unknown) => e instanceof OpenAI.BadRequestError);
+  });
+});
+
+describe("Responses API without the store (vLLM's default)", () => {
+  it("store is ignored; previous_response_id and background are 400, GET is 404", async () => {
+    const server = await startTestServer({ ttft: 0, itl: 0 });
+    try {
+      const openai = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: "x", maxRetries: 0 });
+      const r = await openai.responses.create({ model: MODEL, input: "hi", max_output_tokens: 1 });
+      await assert.rejects(openai.responses.retrieve(r.id), (e: unknown) => e instanceof OpenAI.NotFoundError);
+      await assert.rejects(
+        openai.responses.create({ model: MODEL, input: "hi", previous_response_id: r.id }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && /--enable-responses-store/.test(e.message),
+      );
+      await assert.rejects(
+        openai.responses.create({ model: MODEL, input: "hi", background: true }),
+        (e: unknown) => e instanceof OpenAI.BadRequestError,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -79,6 +79,14 @@ export const llmSettings = defineSettings({
     description:
       "Every stream carries usage: a final usage chunk and the usage so far on every chunk, as if each request asked for stream_options include_usage and continuous_usage_stats (vLLM's --enable-force-include-usage).",
   },
+  enableResponsesStore: {
+    type: "boolean",
+    default: false,
+    group: "LLM",
+    env: ["VLLM_ENABLE_RESPONSES_API_STORE"],
+    description:
+      "Keep Responses API results (store: true) for GET /v1/responses/{id}, previous_response_id and background mode, as vLLM with VLLM_ENABLE_RESPONSES_API_STORE=1; the newest 10,000 are kept. Off: store is ignored, as in vLLM.",
+  },
   maxModelLen: {
     type: "integer",
     default: 1024,

@@ -83,14 +83,31 @@ function formatOf(text: Schemas["ResponsesRequest"]["text"]): ResponseFormat | n
   return { type: "json_object" };
 }
 
-/** The engine request of a Responses API call: instructions as a system turn, then the input. */
-export function responsesRequest(body: Schemas["ResponsesRequest"], headers: LlmRequest["headers"]): LlmRequest {
-  const messages: ChatMessage[] = [];
-  if (body.instructions) messages.push({ role: "system", content: body.instructions });
-  if (typeof body.input === "string") messages.push({ role: "user", content: body.input });
-  else
-    for (let i = 0; i < body.input.length; i++) messages.push(itemMessage(body.input[i] as Record<string, unknown>, i));
-  if (messages.length === 0) throw invalidInput("input must not be empty.");
+/** A Responses API call as an engine request, and the conversation it continues. */
+export interface ResponsesCall {
+  request: LlmRequest;
+  /** Earlier turns (from previous_response_id) and this input, without the instructions. */
+  conversation: ChatMessage[];
+}
+
+/**
+ * The engine request of a Responses API call: instructions as a system turn, then the turns of
+ * the response it continues (`history`), then the input. Instructions are not carried over
+ * from earlier responses, as in OpenAI's API.
+ */
+export function responsesRequest(
+  body: Schemas["ResponsesRequest"],
+  headers: LlmRequest["headers"],
+  history: readonly ChatMessage[] = [],
+): ResponsesCall {
+  const input: ChatMessage[] = [];
+  if (typeof body.input === "string") input.push({ role: "user", content: body.input });
+  else for (let i = 0; i < body.input.length; i++) input.push(itemMessage(body.input[i] as Record<string, unknown>, i));
+  if (input.length === 0) throw invalidInput("input must not be empty.");
+  const conversation = [...history, ...input];
+  const messages: ChatMessage[] = body.instructions
+    ? [{ role: "system", content: body.instructions }, ...conversation]
+    : conversation;
   const tools: ToolDefinition[] | null = body.tools
     ? body.tools
         .filter((t) => t.type === "function" && typeof t.name === "string")
@@ -101,7 +118,7 @@ export function responsesRequest(body: Schemas["ResponsesRequest"], headers: Llm
           return def;
         })
     : null;
-  return {
+  const request: LlmRequest = {
     api: "chat",
     model: body.model ?? undefined,
     messages,
@@ -117,6 +134,19 @@ export function responsesRequest(body: Schemas["ResponsesRequest"], headers: Llm
     stream: body.stream === true,
     headers,
   };
+  return { request, conversation };
+}
+
+/** The conversation after a finished job: its answer (text, tool calls) as assistant turns. */
+export function conversationAfter(conversation: readonly ChatMessage[], job: LlmJob): ChatMessage[] {
+  const out = [...conversation];
+  const choice = job.plan.choices[0];
+  if (!choice) return out;
+  if (choice.content.length > 0) out.push({ role: "assistant", content: choice.content.join("") });
+  for (const c of choice.toolCalls) {
+    out.push({ role: "assistant", content: JSON.stringify({ name: c.name, arguments: c.arguments }) });
+  }
+  return out;
 }
 
 /** What a response echoes of its request, the same in every event that carries the response. */
@@ -168,7 +198,7 @@ function usage(job: LlmJob): NonNullable<ResponseBody["usage"]> {
   };
 }
 
-function envelope(
+export function envelope(
   job: LlmJob,
   echo: ResponseEcho,
   status: ResponseBody["status"],
@@ -288,6 +318,8 @@ export class ResponsesStream implements JobSink {
   constructor(
     private readonly sse: SseStream,
     private readonly echo: ResponseEcho,
+    /** Told the final response (to store it). */
+    private readonly onFinal?: (response: ResponseBody, job: LlmJob) => void,
   ) {}
 
   private event(type: string, fields: Record<string, unknown>): string {
@@ -400,6 +432,7 @@ export class ResponsesStream implements JobSink {
       }
     }
     const response = envelope(job, this.echo, status, this.output, true);
+    this.onFinal?.(response, job);
     out += this.event(status === "incomplete" ? "response.incomplete" : "response.completed", { response });
     this.sse.end(out);
   }

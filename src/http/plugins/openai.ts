@@ -17,7 +17,15 @@ import { onResponseClose } from "../closing.js";
 import { SseStream } from "../sse.js";
 import type { OperationHandlers } from "../types.js";
 import { ChatStream, CompletionStream, chatBody, completionBody } from "./openai-render.js";
-import { ResponsesStream, responseBody, responseEcho, responsesRequest } from "./openai-responses.js";
+import {
+  conversationAfter,
+  envelope,
+  ResponsesStream,
+  responseBody,
+  responseEcho,
+  responsesRequest,
+} from "./openai-responses.js";
+import { ResponsesStore } from "./responses-store.js";
 
 /**
  * The OpenAI-compatible routes. Wire requests are converted to engine requests here (vLLM's
@@ -263,7 +271,23 @@ function streamUsage(
   return { final, continuous: final && options?.continuous_usage_stats === true };
 }
 
+function storeNotEnabled(): DecoyError {
+  return new DecoyError(
+    "INVALID_ARGUMENT",
+    "previous_response_id and background need the response store: start the server with --enable-responses-store (vLLM: VLLM_ENABLE_RESPONSES_API_STORE=1).",
+    { param: "store", type: "BadRequestError" },
+  );
+}
+
+function responseNotFound(id: string): DecoyError {
+  return new DecoyError("NOT_FOUND", `Response with id '${id}' not found.`, {
+    param: "response_id",
+    type: "NotFoundError",
+  });
+}
+
 export function openaiHandlers(ctx: AppContext): OperationHandlers {
+  const responses = new ResponsesStore();
   return {
     listModels: () => ({ object: "list", data: modelCards(ctx) }),
 
@@ -300,14 +324,82 @@ export function openaiHandlers(ctx: AppContext): OperationHandlers {
 
     createResponse: (request, reply) => {
       const body = request.body as Schemas["ResponsesRequest"];
+      const storeOn = ctx.config.current.enableResponsesStore;
+      if (!storeOn && (body.previous_response_id || body.background)) throw storeNotEnabled();
+      if (body.background && (body.store === false || body.stream)) {
+        throw new DecoyError("INVALID_ARGUMENT", "background responses need store true and no stream.", {
+          param: "background",
+          type: "BadRequestError",
+        });
+      }
+      let history: ChatMessage[] = [];
+      if (body.previous_response_id) {
+        const prev = responses.get(body.previous_response_id);
+        if (!prev) throw responseNotFound(body.previous_response_id);
+        history = prev.conversation;
+      }
+      const { request: req, conversation } = responsesRequest(body, headersOf(request), history);
       const echo = responseEcho(body);
+      const storing = storeOn && body.store !== false;
+      const keep = (response: Schemas["Response"], job: LlmJob, background: boolean) =>
+        responses.put(response.id, {
+          body: response,
+          conversation: conversationAfter(conversation, job),
+          background,
+          job: undefined,
+        });
+      if (body.background) {
+        // the job finishes after this handler returns (its first step is at least a microtask
+        // away), so the queued entry is in place before the final one replaces it
+        const job = ctx.llm.submit(req, {
+          onDone: (j) => keep(responseBody(j, echo), j, true),
+          onError: (j, err) => {
+            const failed = envelope(j, echo, "failed", [], false);
+            failed.error = { code: String(err.httpStatus), message: err.message };
+            responses.put(failed.id, { body: failed, conversation, background: true, job: undefined });
+          },
+        });
+        const queued = envelope(job, echo, "queued", [], false);
+        responses.put(queued.id, { body: queued, conversation, background: true, job });
+        return queued;
+      }
       return runLlm(
         ctx,
         reply,
-        responsesRequest(body, headersOf(request)),
-        (sse) => new ResponsesStream(sse, echo),
-        (job) => responseBody(job, echo),
+        req,
+        (sse) => new ResponsesStream(sse, echo, storing ? (r, j) => keep(r, j, false) : undefined),
+        (job) => {
+          const res = responseBody(job, echo);
+          if (storing) keep(res, job, false);
+          return res;
+        },
       );
+    },
+
+    retrieveResponse: (request) => {
+      const { response_id: id } = request.params as { response_id: string };
+      const found = ctx.config.current.enableResponsesStore ? responses.get(id) : undefined;
+      if (!found) throw responseNotFound(id);
+      return found.body;
+    },
+
+    cancelResponse: (request) => {
+      const { response_id: id } = request.params as { response_id: string };
+      const found = ctx.config.current.enableResponsesStore ? responses.get(id) : undefined;
+      if (!found) throw responseNotFound(id);
+      if (!found.background) {
+        throw new DecoyError("INVALID_ARGUMENT", "Cannot cancel a synchronous response.", {
+          param: "response_id",
+          type: "BadRequestError",
+        });
+      }
+      const job = found.job;
+      if (job && !job.finished) {
+        job.cancel();
+        found.job = undefined;
+        found.body = { ...found.body, status: "cancelled" };
+      }
+      return found.body;
     },
 
     createEmbedding: async (request, reply) => {
