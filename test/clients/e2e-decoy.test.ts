@@ -537,8 +537,9 @@ describe("decoy bench against a real Decoy", () => {
     assert.equal(r.run.path, "/v1/embeddings");
     assert.equal(r.metrics.time_to_first_token, undefined);
     assert.equal(r.metrics.output_sequence_length, undefined);
-    // --embedding-base-latency 10 + 2 per input (the defaults).
-    within(r.metrics.request_latency?.p50, 12, 12 + 30, "p50 embedding latency (ms)");
+    // --embedding-base-latency 10 + 2 per input (the defaults): never faster; the upper bound
+    // leaves room for a loaded 2-core machine running other test files alongside.
+    within(r.metrics.request_latency?.p50, 12, 12 + 100, "p50 embedding latency (ms)");
     within(r.metrics.input_sequence_length?.avg, 16, 64, "input tokens per server usage");
     assert.ok(existsSync(join(out, "profile_export.json")));
     assert.ok(existsSync(join(out, "requests.csv")));
