@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { DecoyError, toDecoyError } from "../engine/errors.js";
 
 /** Each HTTP surface answers errors in its own protocol's shape. */
-export type ErrorStyle = "openai" | "kserve" | "legacy";
+export type ErrorStyle = "openai" | "kserve" | "legacy" | "anthropic";
 
 /** vLLM names its error types after the HTTP status (`BadRequestError`, `NotFoundError`, ...). */
 const OPENAI_TYPES: Record<number, string> = {
@@ -36,10 +36,31 @@ export function openAiErrorBody(err: DecoyError): {
   };
 }
 
+/** Anthropic's error types by HTTP status (529 is its "overloaded"). */
+const ANTHROPIC_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  503: "overloaded_error",
+  529: "overloaded_error",
+};
+
+export function anthropicErrorBody(err: DecoyError): { type: "error"; error: { type: string; message: string } } {
+  const status = err.httpStatus;
+  const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
+  return { type: "error", error: { type, message: err.message } };
+}
+
 export function errorBody(style: ErrorStyle, err: DecoyError): unknown {
   switch (style) {
     case "openai":
       return openAiErrorBody(err);
+    case "anthropic":
+      return anthropicErrorBody(err);
     case "kserve":
       return { error: err.message };
     case "legacy":

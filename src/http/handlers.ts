@@ -1,5 +1,6 @@
 import type { AppContext } from "../context.js";
 import { adminHandlers } from "./plugins/admin.js";
+import { anthropicHandlers } from "./plugins/anthropic.js";
 import { generateHandlers } from "./plugins/generate.js";
 import { kserveHandlers } from "./plugins/kserve.js";
 import { legacyHandlers } from "./plugins/legacy.js";
@@ -21,6 +22,7 @@ export function allHandlers(ctx: AppContext): OperationHandlers {
     adminHandlers(ctx),
     metricsHandlers(ctx),
     openaiHandlers(ctx),
+    anthropicHandlers(ctx),
     vllmHandlers(ctx),
     generateHandlers(ctx),
   ];
