@@ -89,6 +89,8 @@ export interface components {
             usage: components["schemas"]["Usage"];
         };
         MessagesRequest: {
+            /** @description vLLM sampling extra, as on chat (exactly max_tokens tokens). */
+            ignore_eos?: boolean | null;
             max_tokens: number;
             messages: components["schemas"]["InputMessage"][];
             metadata?: {

@@ -1,18 +1,19 @@
 /**
- * One OpenAI-compatible request, timed: chat or text completions or responses (streamed over
- * SSE or not) and embeddings. Token events are timestamped as their bytes arrive, which is what TTFT and
+ * One OpenAI-compatible request, timed: chat or text completions, responses or Anthropic
+ * messages (streamed over SSE or not) and embeddings. Token events are timestamped as their bytes arrive, which is what TTFT and
  * inter-token latency are computed from.
  */
 import { describeError } from "../loadgen/common/cli.js";
 import { describeHttpStatus, type HttpClient } from "../loadgen/common/http.js";
 
-export type EndpointType = "chat" | "completions" | "responses" | "embeddings";
-export const ENDPOINT_TYPES: readonly EndpointType[] = ["chat", "completions", "responses", "embeddings"];
+export type EndpointType = "chat" | "completions" | "responses" | "messages" | "embeddings";
+export const ENDPOINT_TYPES: readonly EndpointType[] = ["chat", "completions", "responses", "messages", "embeddings"];
 
 export const ENDPOINT_PATHS: Record<EndpointType, string> = {
   chat: "/v1/chat/completions",
   completions: "/v1/completions",
   responses: "/v1/responses",
+  messages: "/v1/messages",
   embeddings: "/v1/embeddings",
 };
 
@@ -28,6 +29,17 @@ export interface RequestSpec {
 
 export function buildBody(spec: RequestSpec): Record<string, unknown> {
   if (spec.endpointType === "embeddings") return { model: spec.model, input: spec.prompt, ...spec.extraInputs };
+  if (spec.endpointType === "messages") {
+    // Anthropic requires max_tokens; without a configured length ask for the context's worth
+    const m: Record<string, unknown> = {
+      model: spec.model,
+      max_tokens: spec.maxTokens ?? 4096,
+      messages: [{ role: "user", content: spec.prompt }],
+    };
+    if (spec.maxTokens !== undefined && spec.ignoreEos) m.ignore_eos = true;
+    if (spec.streaming) m.stream = true;
+    return { ...m, ...spec.extraInputs };
+  }
   if (spec.endpointType === "responses") {
     const r: Record<string, unknown> = { model: spec.model, input: spec.prompt };
     if (spec.maxTokens !== undefined) {
@@ -105,11 +117,17 @@ const RESPONSE_DELTAS = new Set([
   "response.reasoning_text.delta",
   "response.function_call_arguments.delta",
 ]);
-const RESPONSE_ENDS = new Set(["response.completed", "response.incomplete"]);
+const RESPONSE_ENDS = new Set(["response.completed", "response.incomplete", "message_stop"]);
 
 /** Text carried by one streamed chunk (chat delta, reasoning delta, completion text or a Responses delta). */
 function chunkText(doc: unknown): string {
   const ev = doc as { type?: unknown; delta?: unknown };
+  if (ev.type === "content_block_delta") {
+    // Anthropic: text, thinking or tool-input deltas
+    const d = ev.delta as { text?: unknown; thinking?: unknown; partial_json?: unknown } | undefined;
+    const t = d?.text ?? d?.thinking ?? d?.partial_json;
+    return typeof t === "string" ? t : "";
+  }
   if (typeof ev.type === "string") return RESPONSE_DELTAS.has(ev.type) && typeof ev.delta === "string" ? ev.delta : "";
   const choices = (doc as { choices?: unknown }).choices;
   if (!Array.isArray(choices) || choices.length === 0) return "";
@@ -162,7 +180,8 @@ export async function sendRequest(client: HttpClient, spec: RequestSpec, opts: S
     }
     const type = (doc as { type?: unknown }).type;
     if (type === "error" || type === "response.failed") {
-      const message = (doc as { message?: unknown }).message;
+      const e = doc as { message?: unknown; error?: { message?: unknown } };
+      const message = e.message ?? e.error?.message;
       streamError ??= typeof message === "string" ? `stream error: ${message}` : "stream error";
       return;
     }
@@ -181,6 +200,8 @@ export async function sendRequest(client: HttpClient, spec: RequestSpec, opts: S
       return;
     }
     readUsage((doc as { usage?: unknown }).usage, usage);
+    // Anthropic's message_start carries the input tokens, message_delta the output tokens
+    readUsage((doc as { message?: { usage?: unknown } }).message?.usage, usage);
     if (chunkText(doc).length > 0) {
       chunks++;
       timing.firstTokenAt ??= at;

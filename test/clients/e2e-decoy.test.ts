@@ -516,6 +516,20 @@ describe("decoy bench against a real Decoy", () => {
     within(r.metrics.input_sequence_length?.avg, 16, 64, "input tokens per server usage");
   });
 
+  test("streaming Anthropic messages endpoint: TTFT ≈ --ttft and N output tokens from content_block_delta events and usage", async (t) => {
+    const out = join(dir, "bench-messages");
+    const result = await runBench(options({ outputDir: out, endpointType: "messages", requestCount: 12 }));
+    const r = result.runs[0];
+    assert.ok(r);
+    noteBench(t, r.metrics);
+    assert.equal(r.run.path, "/v1/messages");
+    assert.equal(r.metrics.error_count?.avg, 0, JSON.stringify(r.run.records.find((x) => !x.ok)?.error));
+    within(r.metrics.time_to_first_token?.p50, TTFT, TTFT + 15, "p50 TTFT (ms)");
+    assert.equal(r.metrics.output_sequence_length?.min, N);
+    assert.equal(r.metrics.output_sequence_length?.max, N);
+    within(r.metrics.input_sequence_length?.avg, 16, 64, "input tokens per server usage");
+  });
+
   test("embeddings endpoint: every request succeeds, no token timings, artifacts written", async (t) => {
     const out = join(dir, "bench-embeddings");
     const result = await runBench(

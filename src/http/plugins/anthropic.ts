@@ -115,6 +115,7 @@ export function messagesRequest(body: Schemas["MessagesRequest"], headers: LlmRe
     model: body.model,
     messages: conversation(body),
     maxTokens: body.max_tokens,
+    ignoreEos: body.ignore_eos ?? null,
     stop: body.stop_sequences ?? null,
     tools: toolsOf(body.tools),
     toolChoice: toolChoiceOf(body.tool_choice),
