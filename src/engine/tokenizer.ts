@@ -37,6 +37,8 @@ export interface ChatTemplateInput {
   tools?: readonly unknown[] | undefined;
   /** Extra template variables (vLLM's chat_template_kwargs, e.g. enable_thinking). */
   kwargs?: Record<string, unknown> | undefined;
+  /** The request's reasoning effort, for formats that write it into the prompt (harmony). */
+  reasoningEffort?: string | undefined;
 }
 
 export interface Tokenizer {
@@ -70,6 +72,8 @@ export interface Tokenizer {
    * tokenizer has none. A template that fails on the conversation throws INVALID_ARGUMENT.
    */
   renderChat?(input: ChatTemplateInput): string | undefined;
+  /** The rendered chat prompt depends on the reasoning effort (harmony's system message). */
+  readonly effortInPrompt?: boolean;
 }
 
 interface Builtin {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
+import { harmonyPrompt } from "../../src/engine/tokenizers/harmony.js";
 import type { DecoyServer } from "../../src/server.js";
 import { startTestServer } from "../helpers/server.js";
 import { assertSchema } from "./helpers.js";
@@ -216,5 +217,97 @@ describe("a --tokenizer directory's own chat template", () => {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("gpt-oss chats in OpenAI's harmony format", () => {
+  it("system message with date and reasoning effort, system turns as developer instructions, tools as a namespace", async () => {
+    const model = "openai/gpt-oss-20b";
+    const server = await startTestServer({ model, ttft: 0, itl: 0 });
+    try {
+      const messages = [
+        { role: "system" as const, content: "Be brief." },
+        { role: "user" as const, content: "hi" },
+      ];
+      const res = await fetch(`${server.httpUrl}/tokenize`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, messages, return_token_strs: true }),
+      });
+      const { tokens, token_strs: strs } = (await res.json()) as { tokens: number[]; token_strs: string[] };
+      assert.deepEqual(strs.slice(0, 3), ["<|start|>", "system", "<|message|>"]);
+      const text = strs.join("").replace(/Ġ/g, " ").replace(/Ċ/g, "\n");
+      assert.match(text, /Current date: \d{4}-\d{2}-\d{2}/);
+      assert.match(text, /Reasoning: (low|medium|high)/);
+      assert.match(text, /<\|start\|>developer<\|message\|># Instructions\n\nBe brief\.<\|end\|>/);
+      assert.match(text, /<\|start\|>user<\|message\|>hi<\|end\|><\|start\|>assistant$/);
+      const client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: "x", maxRetries: 0 });
+      const plain = await client.chat.completions.create({ model, messages, max_tokens: 1 });
+      assert.equal(plain.usage?.prompt_tokens, tokens.length);
+      const withTools = await client.chat.completions.create({
+        model,
+        messages,
+        max_tokens: 1,
+        tool_choice: "none",
+        tools: [
+          {
+            type: "function",
+            function: {
+              name: "get_weather",
+              description: "Weather for a city",
+              parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+            },
+          },
+        ],
+      });
+      // "# Tools", "## functions", "namespace functions {", "type get_weather = (_: {" ...
+      assert.ok((withTools.usage?.prompt_tokens ?? 0) - tokens.length > 25);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("harmonyPrompt", () => {
+  it("declares tools in harmony's TypeScript-like notation and answers on the final channel", () => {
+    const text = harmonyPrompt(
+      {
+        messages: [
+          { role: "user", content: "Weather?" },
+          { role: "assistant", content: "Which city?" },
+          { role: "user", content: "Paris" },
+        ],
+        tools: [
+          {
+            type: "function",
+            function: {
+              name: "get_weather",
+              description: "Weather for a city",
+              parameters: {
+                type: "object",
+                properties: {
+                  city: { type: "string", description: "City name" },
+                  unit: { type: "string", enum: ["c", "f"], default: "c" },
+                },
+                required: ["city"],
+              },
+            },
+          },
+          { type: "function", function: { name: "now" } },
+        ],
+        reasoningEffort: "high",
+      },
+      new Date("2026-12-05T12:00:00Z"),
+    );
+    assert.ok(text.startsWith("<|start|>system<|message|>You are ChatGPT"));
+    assert.match(text, /Current date: 2026-12-05\n\nReasoning: high\n\n/);
+    assert.match(text, /Calls to these tools must go to the commentary channel: 'functions'\.<\|end\|>/);
+    assert.ok(
+      text.includes(
+        '// Weather for a city\ntype get_weather = (_: {\n// City name\ncity: string,\nunit?: "c" | "f", // default: c\n}) => any;\n\ntype now = () => any;\n\n} // namespace functions<|end|>',
+      ),
+    );
+    assert.ok(text.includes("<|start|>assistant<|channel|>final<|message|>Which city?<|end|>"));
+    assert.ok(text.endsWith("<|start|>user<|message|>Paris<|end|><|start|>assistant"));
   });
 });

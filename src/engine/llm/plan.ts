@@ -119,15 +119,18 @@ export function chatPrompt(
   messages: readonly ChatMessage[],
   tools: readonly ToolDefinition[] | null | undefined,
   kwargs?: Record<string, unknown> | null,
+  reasoningEffort?: string,
 ): ChatPromptInfo {
   let key = chatTemplate(messages, tools?.length ? JSON.stringify(tools) : undefined);
   // the same conversation renders differently with other template variables
   if (kwargs) key += JSON.stringify(kwargs);
+  if (tok.effortInPrompt && reasoningEffort) key += `\u0000${reasoningEffort}`;
   return chatPromptInfo(tok, key, () =>
     tok.renderChat?.({
       messages,
       tools: tools?.length ? tools.map((t) => ({ type: "function", function: t })) : undefined,
       kwargs: kwargs ?? undefined,
+      reasoningEffort,
     }),
   );
 }
@@ -145,6 +148,7 @@ function promptPlans(
   req: LlmRequest,
   tok: Tokenizer,
   echo: boolean,
+  reasoningEffort: string,
 ): { prompts: PromptPlan[]; echoSources: string[][] } {
   const echoSources: string[][] = [];
   const special = req.addSpecialTokens ?? req.api !== "chat";
@@ -155,7 +159,7 @@ function promptPlans(
     let extra = 0;
     for (const m of messages) extra += m.extraTokens ?? 0;
     if (echo) echoSources.push(tok.pieces(lastUserText(messages)));
-    const { text, tokens, hash } = chatPrompt(tok, messages, req.tools, req.chatTemplateKwargs);
+    const { text, tokens, hash } = chatPrompt(tok, messages, req.tools, req.chatTemplateKwargs, reasoningEffort);
     return {
       prompts: [{ text, ids: undefined, tokens: tokens + extra + extraSpecial, special, hash }],
       echoSources,
@@ -258,7 +262,12 @@ export function planRequest(req: LlmRequest, ctx: PlanContext): LlmPlan {
   }
   if (req.api === "chat") validateToolChoice(req.tools, req.toolChoice);
 
-  const { prompts, echoSources } = promptPlans(req, tok, cfg.mode === "echo");
+  const { prompts, echoSources } = promptPlans(
+    req,
+    tok,
+    cfg.mode === "echo",
+    req.reasoningEffort ?? cfg.defaultReasoningEffort,
+  );
   for (const p of prompts) checkContext(cfg.maxModelLen, p.tokens, maxTokens);
 
   const reasoning = req.api === "chat" && isReasoningModel(cfg, ctx.model) && !thinkingOff(req.chatTemplateKwargs);

@@ -6,6 +6,7 @@ import type { Template } from "@huggingface/jinja";
 import type { TokenizerLoader as Loader } from "@lenml/tokenizers";
 import { DecoyError } from "../errors.js";
 import type { ChatTemplateInput, DecodeOptions, EncodeOptions, Tokenizer } from "../tokenizer.js";
+import { harmonyPrompt } from "./harmony.js";
 
 /**
  * Real vocabularies: a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) run by
@@ -203,6 +204,11 @@ export class HfTokenizer implements Tokenizer {
 
   /** Compiled on first use: parsing a template costs far more than rendering it. */
   private compiled: Template | undefined;
+  /**
+   * No template, but harmony's special tokens (gpt-oss): chats are rendered in OpenAI's harmony
+   * format, as vLLM does for gpt-oss with openai_harmony.
+   */
+  readonly effortInPrompt: boolean;
 
   constructor(
     readonly name: string,
@@ -223,6 +229,9 @@ export class HfTokenizer implements Tokenizer {
     this.bos = !postProcessorAdds && inner.add_bos_token === true ? inner.bos_token_id : undefined;
     this.eos = !postProcessorAdds && inner.add_eos_token === true ? inner.eos_token_id : undefined;
     this.specialTokenCount = this.encode(probe, { addSpecialTokens: true }).length - this.encode(probe).length;
+    const added = new Set(this.addedById.values());
+    this.effortInPrompt =
+      chat === undefined && added.has("<|start|>") && added.has("<|message|>") && added.has("<|channel|>");
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
@@ -239,7 +248,7 @@ export class HfTokenizer implements Tokenizer {
 
   renderChat(input: ChatTemplateInput): string | undefined {
     const chat = this.chat;
-    if (chat === undefined) return undefined;
+    if (chat === undefined) return this.effortInPrompt ? harmonyPrompt(input) : undefined;
     try {
       this.compiled ??= new (jinjaLib().Template)(chat.source);
       return this.compiled.render({
