@@ -51,8 +51,13 @@ export interface EngineObserver {
   llmQueued?(model: string): void;
   /** A request got a running slot. */
   llmStarted?(model: string): void;
-  /** `count` tokens were emitted for one request; `gapMs` is the time since its previous emission. */
-  llmTokens?(model: string, count: number, gapMs: number, isFirst: boolean): void;
+  /**
+   * `count` tokens were emitted for one request; `gapMs` is the time since its previous emission.
+   * `oneStep`: they came out of one decode step (speculative decoding), one inter-token sample.
+   */
+  llmTokens?(model: string, count: number, gapMs: number, isFirst: boolean, oneStep?: boolean): void;
+  /** One speculative decoding step: `draftTokens` proposed, the first `accepted` of them kept. */
+  llmSpecDecode?(model: string, draftTokens: number, accepted: number): void;
   llmFinished?(record: LlmRequestRecord): void;
   /** One scheduler iteration's token count (vLLM's iteration_tokens_total). */
   llmIteration?(model: string, tokens: number): void;
@@ -80,8 +85,12 @@ export class EngineEvents {
   llmStarted(model: string): void {
     for (const o of this.observers) o.llmStarted?.(model);
   }
-  llmTokens(model: string, count: number, gapMs: number, isFirst: boolean): void {
-    for (const o of this.observers) o.llmTokens?.(model, count, gapMs, isFirst);
+  llmTokens(model: string, count: number, gapMs: number, isFirst: boolean, oneStep = false): void {
+    for (const o of this.observers) o.llmTokens?.(model, count, gapMs, isFirst, oneStep);
+  }
+
+  llmSpecDecode(model: string, draftTokens: number, accepted: number): void {
+    for (const o of this.observers) o.llmSpecDecode?.(model, draftTokens, accepted);
   }
   llmFinished(record: LlmRequestRecord): void {
     for (const o of this.observers) o.llmFinished?.(record);

@@ -74,6 +74,9 @@ export class Telemetry {
         kvCacheUsage: (m) => this.kvCacheUsage(m),
         loraSeries: () => this.loraSeries(),
         cacheConfig: () => this.cacheConfig(),
+        speculativeTokens: () =>
+          (this.config.current.speculativeConfig as { num_speculative_tokens?: number } | null)
+            ?.num_speculative_tokens ?? 0,
       },
     });
     const load = { sample: (): GpuLoadSample => this.gpuLoad() };
@@ -150,10 +153,11 @@ export class Telemetry {
         this.eventTick();
         t.llmStarted(label(m));
       },
-      llmTokens: (m, count, gapMs, isFirst) => {
+      llmSpecDecode: (m, draftTokens, accepted) => v.specDecode(label(m), draftTokens, accepted),
+      llmTokens: (m, count, gapMs, isFirst, oneStep) => {
         const l = label(m);
         t.llmTokens(l, count);
-        v.tokens(l, count, gapMs, isFirst);
+        v.tokens(l, count, gapMs, isFirst, oneStep);
       },
       llmFinished: (r: LlmRequestRecord) => {
         this.eventTick();

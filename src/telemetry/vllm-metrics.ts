@@ -61,6 +61,8 @@ export interface VllmState {
   /** Undefined when LoRA is off: vLLM then does not register `vllm:lora_requests_info`. */
   loraSeries(): LoraSeries[] | undefined;
   cacheConfig(): Record<string, string>;
+  /** Draft tokens per step when speculative decoding is configured, else 0. */
+  speculativeTokens?(): number;
 }
 
 export interface VllmMetricsOptions {
@@ -97,6 +99,14 @@ interface ModelSeries {
   inference: HistogramChild;
   prefill: HistogramChild;
   decode: HistogramChild;
+}
+
+/** vLLM's SpecDecodingProm families, registered only when speculative decoding is configured. */
+interface SpecSeries {
+  drafts: CounterChild;
+  draftTokens: CounterChild;
+  accepted: CounterChild;
+  perPos: CounterChild[];
 }
 
 export class VllmMetrics {
@@ -375,11 +385,12 @@ export class VllmMetrics {
    * emission. vLLM observes one inter-token latency per token after the first: the batch's
    * first token waited `gapMs`, the others arrived with it (gap 0, as a client sees them).
    */
-  tokens(model: string, count: number, gapMs: number, isFirst: boolean): void {
+  tokens(model: string, count: number, gapMs: number, isFirst: boolean, oneStep = false): void {
     const s = this.seriesFor(model);
     if (count <= 0) return;
     s.generationTokens.inc(count);
-    let gaps = count;
+    // tokens of one decode step (speculative decoding) are one inter-token sample in vLLM
+    let gaps = oneStep ? 1 : count;
     if (isFirst) gaps--;
     else {
       s.itl.observe(Math.max(0, gapMs) / 1000);
@@ -450,6 +461,50 @@ export class VllmMetrics {
     });
   }
 
+  private readonly specFamilies = {
+    drafts: new CounterFamily("vllm:spec_decode_num_drafts_total", "Number of spec decoding drafts.", [
+      "model_name",
+      "engine",
+    ]),
+    draftTokens: new CounterFamily("vllm:spec_decode_num_draft_tokens_total", "Number of draft tokens.", [
+      "model_name",
+      "engine",
+    ]),
+    accepted: new CounterFamily("vllm:spec_decode_num_accepted_tokens_total", "Number of accepted tokens.", [
+      "model_name",
+      "engine",
+    ]),
+    perPos: new CounterFamily(
+      "vllm:spec_decode_num_accepted_tokens_per_pos_total",
+      "Accepted tokens per draft position.",
+      ["model_name", "engine", "position"],
+    ),
+  };
+  private readonly specSeries = new Map<string, SpecSeries>();
+
+  /** A model's spec-decoding series, with a per-position child for each of `k` draft positions (as vLLM creates them). */
+  private specFor(model: string, k: number): SpecSeries {
+    let s = this.specSeries.get(model);
+    if (!s) {
+      const l = this.labels(model);
+      const f = this.specFamilies;
+      s = { drafts: f.drafts.child(l), draftTokens: f.draftTokens.child(l), accepted: f.accepted.child(l), perPos: [] };
+      this.specSeries.set(model, s);
+    }
+    for (let p = s.perPos.length; p < k; p++)
+      s.perPos.push(this.specFamilies.perPos.child({ ...this.labels(model), position: String(p) }));
+    return s;
+  }
+
+  /** One speculative decoding step: `draftTokens` proposed, the first `accepted` kept. */
+  specDecode(model: string, draftTokens: number, accepted: number): void {
+    const s = this.specFor(model, draftTokens);
+    s.drafts.inc();
+    s.draftTokens.inc(draftTokens);
+    s.accepted.inc(accepted);
+    for (let p = 0; p < accepted; p++) (s.perPos[p] as CounterChild).inc();
+  }
+
   async families(): Promise<Family[]> {
     // Models served since the last scrape get their series before any family is read.
     this.modelsNow();
@@ -458,6 +513,9 @@ export class VllmMetrics {
     // vLLM's order: the three per-model gauges, the counters and histograms, then the info gauges.
     const out: Family[] = gauges.slice(0, 3);
     for (const f of this.accumulated) out.push(f.family());
+    const k = this.state.speculativeTokens?.() ?? 0;
+    if (k > 0) for (const m of this.series.keys()) this.specFor(m, k);
+    if (this.specSeries.size > 0) for (const f of Object.values(this.specFamilies)) out.push(f.family());
     for (const f of gauges.slice(3)) if (this.loraEnabled || f.name !== LORA_FAMILY) out.push(f);
     return out;
   }

@@ -183,6 +183,41 @@ describe("LLM scheduler and job pacing", () => {
     assert.deepEqual(llm.stats().cpuLoras, []);
   });
 
+  it("speculative decoding: a step emits 1 + the accepted drafts, one onTokens call each, one ITL per step", () => {
+    const run = (acceptance: number) => {
+      const { clock, llm } = fakeLlm({
+        ttft: 10,
+        itl: 10,
+        speculativeConfig: { method: "ngram", num_speculative_tokens: 3 },
+        specAcceptanceRate: acceptance,
+      });
+      const r = recorder(clock);
+      llm.submit(completion("spec", { maxTokens: 20, ignoreEos: true }), r.sink);
+      clock.advance(1000);
+      return r.rec;
+    };
+    const all = run(1);
+    // the first token, then steps of 1 + 3 accepted drafts
+    assert.deepEqual(
+      all.fires.map(([t, from, to]) => [t, to - from]),
+      [
+        [10, 1],
+        [20, 4],
+        [30, 4],
+        [40, 4],
+        [50, 4],
+        [60, 3],
+      ],
+    );
+    assert.equal(all.doneAt, 60);
+    const none = run(0);
+    assert.equal(none.fires.length, 20, "nothing accepted: one token per step");
+    assert.equal(none.doneAt, 10 + 19 * 10);
+    const some = run(0.6);
+    assert.ok(some.fires.every(([, from, to]) => to - from >= 1 && to - from <= 4));
+    assert.equal(some.fires.at(-1)?.[2], 20);
+  });
+
   it("the load factor stretches ITL while the batch is full", () => {
     const { clock, llm } = fakeLlm({ ttft: 10, itl: 10, maxNumSeqs: 3, timeFactorUnderLoad: 2 });
     const alone = recorder(clock);

@@ -159,6 +159,36 @@ export const llmSettings = defineSettings({
     runtime: true,
     description: "reasoning_effort for reasoning-model requests that do not send one.",
   },
+  speculativeConfig: {
+    type: "json",
+    default: null,
+    nullable: true,
+    group: "LLM",
+    runtime: true,
+    placeholder: "JSON",
+    schema: {
+      type: ["object", "null"],
+      required: ["num_speculative_tokens"],
+      additionalProperties: true,
+      properties: {
+        method: { type: "string" },
+        model: { type: "string" },
+        num_speculative_tokens: { type: "integer", minimum: 1, maximum: 16 },
+      },
+    },
+    description:
+      'Speculative decoding, as vLLM\'s --speculative-config (e.g. {"method":"ngram","num_speculative_tokens":4}): each decode step emits 1 + the accepted draft tokens in one chunk, and the vllm:spec_decode_* families are exported.',
+  },
+  specAcceptanceRate: {
+    type: "number",
+    default: 0.7,
+    minimum: 0,
+    maximum: 1,
+    group: "LLM",
+    runtime: true,
+    description:
+      "With --speculative-config: chance that each draft token is accepted when the ones before it were (the first rejection ends the step).",
+  },
   loraModules: {
     type: "json",
     default: [],

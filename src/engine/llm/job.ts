@@ -2,7 +2,7 @@ import type { Config } from "../../config/schema.js";
 import { DecoyError } from "../errors.js";
 import type { EngineEvents, FinishedReason, LlmRequestRecord } from "../events.js";
 import type { LatencyModel, LatencyParams } from "../latency.js";
-import type { Random } from "../random.js";
+import { Random } from "../random.js";
 import type { Deadline, Scheduler } from "../scheduler.js";
 import type { Tokenizer } from "../tokenizer.js";
 import type { LlmHooks } from "./hooks.js";
@@ -84,6 +84,10 @@ export class LlmJob implements SlotEntry {
   private extraFirstTokenMs = 0;
   private releasers: (() => void)[] = [];
   private idsCache: (readonly number[])[] = [];
+  /** Speculative decoding: draft tokens per step (0 = off), acceptance chance, this job's draws. */
+  private specTokens = 0;
+  private specAccept = 0;
+  private specRandom: Random | undefined;
 
   constructor(
     private readonly rt: JobRuntime,
@@ -102,6 +106,11 @@ export class LlmJob implements SlotEntry {
 
   get model(): string {
     return this.plan.model.requested;
+  }
+
+  /** Each onTokens call is one decode step whose tokens leave together (speculative decoding). */
+  get stepsGrouped(): boolean {
+    return this.specTokens > 0;
   }
 
   get finished(): boolean {
@@ -171,6 +180,13 @@ export class LlmJob implements SlotEntry {
     const params = rt.latency.params();
     this.params = params;
     this.maxNumSeqs = this.cfg.maxNumSeqs;
+    const spec = this.cfg.speculativeConfig as { num_speculative_tokens?: number } | null;
+    if (spec?.num_speculative_tokens) {
+      this.specTokens = spec.num_speculative_tokens;
+      this.specAccept = this.cfg.specAcceptanceRate;
+      // drawn per request text, so turning it on does not shift the engine's other draws
+      this.specRandom = new Random(`${this.plan.prompts[0]?.hash ?? 0}:spec:${this.id}`);
+    }
     const first = rt.latency.firstToken(
       {
         promptTokens: this.plan.promptTokens,
@@ -214,6 +230,10 @@ export class LlmJob implements SlotEntry {
     }
     const params = this.params as LatencyParams;
     const perToken = this.sink.onTokens !== undefined || rt.events.active;
+    if (this.specTokens > 0) {
+      this.fireSteps(now, from, total, params);
+      return;
+    }
     let to = from;
     if (!perToken && from === 0) {
       // nobody watches individual tokens: pace the whole decode with one deadline
@@ -242,6 +262,44 @@ export class LlmJob implements SlotEntry {
     else this.deadline = rt.scheduler.at(this.nextAt, this.fire);
   };
 
+  /**
+   * Speculative decoding: every decode step after the first token emits 1 token plus the draft
+   * tokens accepted in a row (each with the acceptance chance, the first rejection ends the
+   * step), and each step reaches the sink as one onTokens call, so it leaves as one chunk.
+   * Steps still take one inter-token latency each, so the answer ends sooner.
+   */
+  private fireSteps(now: number, from: number, total: number, params: LatencyParams): void {
+    const rt = this.rt;
+    const limit = now + SLACK_MS;
+    for (;;) {
+      let size = 1;
+      // no drafts past the length the request may still produce
+      const drafts = from > 0 ? Math.min(this.specTokens, total - from - 1) : 0;
+      if (drafts > 0) {
+        let accepted = 0;
+        const rng = this.specRandom as Random;
+        while (accepted < drafts && rng.next() < this.specAccept) accepted++;
+        size += accepted;
+        if (rt.events.active) rt.events.llmSpecDecode(this.model, drafts, accepted);
+      }
+      const to = Math.min(total, from + size);
+      this.emitted = to;
+      const gap = now - (from === 0 ? this.arrivalAt : this.lastEmitAt);
+      this.lastEmitAt = now;
+      if (rt.events.active) this.reportTokens(from, to, gap, true);
+      this.sink.onTokens?.(this, from, to);
+      if (this.finished) return;
+      if (to >= total) {
+        this.complete(now);
+        return;
+      }
+      from = to;
+      this.nextAt += rt.latency.interToken(rt.slots.running, this.maxNumSeqs, params);
+      if (this.nextAt > limit) break;
+    }
+    this.deadline = rt.scheduler.at(this.nextAt, this.fire);
+  }
+
   private readonly fireEnd = (tickNow: number): void => {
     this.deadline = undefined;
     if (!this.finished) this.complete(Math.max(tickNow, this.nextAt));
@@ -252,14 +310,14 @@ export class LlmJob implements SlotEntry {
    * sequence of its own, as vLLM runs the n samples of a request, so each reports its tokens
    * (and its inter-token gaps) separately; the iteration counts them together.
    */
-  private reportTokens(from: number, to: number, gap: number): void {
+  private reportTokens(from: number, to: number, gap: number, oneStep = false): void {
     const rt = this.rt;
     const choices = this.plan.choices;
     let count = 0;
     for (let i = 0; i < choices.length; i++) {
       const k = Math.min((choices[i] as ChoicePlan).steps, to) - from;
       if (k <= 0) continue;
-      rt.events.llmTokens(this.model, k, gap, from === 0);
+      rt.events.llmTokens(this.model, k, gap, from === 0, oneStep);
       count += k;
     }
     if (count > 0) rt.iterationTokens(this.model, count);

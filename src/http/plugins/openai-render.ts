@@ -245,6 +245,20 @@ abstract class OpenAiStream implements JobSink {
   protected plainStep(_job: LlmJob, _choice: ChoicePlan, _ci: number, _step: number): string | undefined {
     return undefined;
   }
+  /**
+   * One chunk body (after `"index":i`) for steps [from, to) that came out of one decode step
+   * (speculative decoding), as vLLM sends a step's tokens in one delta; undefined when they
+   * cannot share a chunk (different kinds of text, logprobs).
+   */
+  protected groupChunk(
+    _job: LlmJob,
+    _choice: ChoicePlan,
+    _from: number,
+    _to: number,
+    _finish: string,
+  ): string | undefined {
+    return undefined;
+  }
 
   private begin(job: LlmJob): void {
     this.started = true;
@@ -275,6 +289,15 @@ abstract class OpenAiStream implements JobSink {
       const choice = choices[ci] as ChoicePlan;
       if (from === 0) out += this.opening(job, choice, this.chunkTail(job, choice, 0));
       const end = Math.min(to, choice.steps);
+      if (job.stepsGrouped && end - from > 1) {
+        const last = end === choice.steps;
+        const merged = this.groupChunk(job, choice, from, end, last ? `"${choice.finishReason}"` : "null");
+        if (merged !== undefined) {
+          if (last) this.finishedChoices[ci] = true;
+          out += this.head + choice.index + merged + this.chunkTail(job, choice, end);
+          continue;
+        }
+      }
       for (let s = from; s < end; s++) {
         const last = s === choice.steps - 1;
         if (last) this.finishedChoices[ci] = true;
@@ -346,6 +369,21 @@ export class ChatStream extends OpenAiStream {
   protected idPrefix(): string {
     return "chatcmpl-";
   }
+  protected override groupChunk(job: LlmJob, choice: ChoicePlan, from: number, to: number, finish: string) {
+    if (job.plan.topLogprobs !== undefined) return undefined;
+    const ref = this.ref;
+    stepAt(choice, from, ref);
+    const kind = ref.kind;
+    if (kind !== STEP_CONTENT && kind !== STEP_REASONING) return undefined;
+    let text = ref.piece;
+    for (let s = from + 1; s < to; s++) {
+      stepAt(choice, s, ref);
+      if (ref.kind !== kind) return undefined;
+      text += ref.piece;
+    }
+    const field = kind === STEP_CONTENT ? "content" : "reasoning_content";
+    return `,"delta":{"${field}":"${escapeJson(text)}"},"logprobs":null,"finish_reason":${finish}`;
+  }
   protected opening(_job: LlmJob, choice: ChoicePlan, tail: string): string {
     return `${this.head}${choice.index},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null${tail}`;
   }
@@ -377,6 +415,11 @@ export class CompletionStream extends OpenAiStream {
   }
   protected idPrefix(): string {
     return "cmpl-";
+  }
+  protected override groupChunk(job: LlmJob, choice: ChoicePlan, from: number, to: number, finish: string) {
+    if (job.plan.topLogprobs !== undefined) return undefined;
+    const text = (from === 0 ? promptEcho(job, choice.promptIndex) : "") + contentText(choice, from, to);
+    return `,"text":"${escapeJson(text)}","logprobs":null,"finish_reason":${finish},"stop_reason":null`;
   }
   protected opening(): string {
     return "";
