@@ -74,3 +74,38 @@ export function pieceAt(choice: ChoicePlan, step: number): string {
   const ref: StepRef = { kind: 0, piece: "", call: -1 };
   return stepAt(choice, step, ref) ? ref.piece : "";
 }
+
+/** No output item is open. */
+export const ITEM_NONE = -1;
+
+/**
+ * A stream that shows a choice as output items (Responses items, Anthropic content blocks): one
+ * reasoning item, one text item, one item per tool call, opened in step order.
+ */
+export interface ItemStream<J> {
+  /** Kind of the open item (STEP_REASONING, STEP_CONTENT, STEP_TOOL_START) or ITEM_NONE. */
+  readonly itemKind: number;
+  /** Tool call of the open item. */
+  readonly itemCall: number;
+  /** Close the open item, if any, and open one of `kind` (`call` for a tool call). */
+  switchItem(job: J, choice: ChoicePlan, kind: number, call: number): string;
+  /** One step's text for the open item (tool-call starts carry none and are not passed). */
+  piece(kind: number, text: string): string;
+}
+
+const itemRef: StepRef = { kind: 0, piece: "", call: -1 };
+
+/** Steps [from, to) of `choice` through `stream`: item changes, then each piece of text. */
+export function walkItems<J>(stream: ItemStream<J>, job: J, choice: ChoicePlan, from: number, to: number): string {
+  let out = "";
+  const end = Math.min(to, choice.steps);
+  for (let s = from; s < end; s++) {
+    stepAt(choice, s, itemRef);
+    const kind = itemRef.kind === STEP_REASONING || itemRef.kind === STEP_CONTENT ? itemRef.kind : STEP_TOOL_START;
+    if (kind !== stream.itemKind || (kind === STEP_TOOL_START && itemRef.call !== stream.itemCall)) {
+      out += stream.switchItem(job, choice, kind, itemRef.call);
+    }
+    if (itemRef.kind !== STEP_TOOL_START) out += stream.piece(kind, itemRef.piece);
+  }
+  return out;
+}

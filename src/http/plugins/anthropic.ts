@@ -4,7 +4,7 @@ import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
 import { chatPrompt } from "../../engine/llm/plan.js";
-import { STEP_CONTENT, STEP_REASONING, type StepRef, stepAt } from "../../engine/llm/steps.js";
+import { ITEM_NONE, type ItemStream, STEP_CONTENT, STEP_REASONING, walkItems } from "../../engine/llm/steps.js";
 import type { ChatMessage, ChoicePlan, LlmRequest, ToolChoice, ToolDefinition } from "../../engine/llm/types.js";
 import { anthropicErrorBody } from "../errors.js";
 import { escapeJson, type SseStream } from "../sse.js";
@@ -184,15 +184,11 @@ export function messageBody(job: LlmJob): MessageBody {
   };
 }
 
-const NONE = -1;
-const TOOL = 2;
-
 /** Anthropic's streaming events for one job; every firing's events leave in one write. */
-export class MessagesStream implements JobSink {
+export class MessagesStream implements JobSink, ItemStream<LlmJob> {
   private started = false;
-  private readonly ref: StepRef = { kind: 0, piece: "", call: -1 };
-  private kind = NONE;
-  private call = -1;
+  itemKind = ITEM_NONE;
+  itemCall = -1;
   private index = -1;
 
   constructor(private readonly sse: SseStream) {}
@@ -208,8 +204,8 @@ export class MessagesStream implements JobSink {
   }
 
   private open(choice: ChoicePlan, kind: number, call: number): string {
-    this.kind = kind;
-    this.call = call;
+    this.itemKind = kind;
+    this.itemCall = call;
     this.index++;
     let block: Record<string, unknown>;
     if (kind === STEP_REASONING) block = { type: "thinking", thinking: "", signature: "" };
@@ -222,23 +218,28 @@ export class MessagesStream implements JobSink {
   }
 
   private close(): string {
-    if (this.kind === NONE) return "";
+    if (this.itemKind === ITEM_NONE) return "";
     let out = "";
-    if (this.kind === STEP_REASONING) {
+    if (this.itemKind === STEP_REASONING) {
       out += this.event("content_block_delta", {
         index: this.index,
         delta: { type: "signature_delta", signature: "" },
       });
     }
-    this.kind = NONE;
+    this.itemKind = ITEM_NONE;
     return out + this.event("content_block_stop", { index: this.index });
   }
 
-  private delta(piece: string): string {
+  switchItem(_job: LlmJob, choice: ChoicePlan, kind: number, call: number): string {
+    return this.close() + this.open(choice, kind, call);
+  }
+
+  piece(kind: number, piece: string): string {
+    if (piece === "") return "";
     const d =
-      this.kind === STEP_REASONING
+      kind === STEP_REASONING
         ? `{"type":"thinking_delta","thinking":"${escapeJson(piece)}"}`
-        : this.kind === STEP_CONTENT
+        : kind === STEP_CONTENT
           ? `{"type":"text_delta","text":"${escapeJson(piece)}"}`
           : `{"type":"input_json_delta","partial_json":"${escapeJson(piece)}"}`;
     return `event: content_block_delta\ndata: {"type":"content_block_delta","index":${this.index},"delta":${d}}\n\n`;
@@ -247,18 +248,7 @@ export class MessagesStream implements JobSink {
   onTokens(job: LlmJob, from: number, to: number): void {
     let out = this.started ? "" : this.begin(job);
     const choice = job.plan.choices[0];
-    if (choice) {
-      const ref = this.ref;
-      const end = Math.min(to, choice.steps);
-      for (let s = from; s < end; s++) {
-        stepAt(choice, s, ref);
-        const kind = ref.kind === STEP_REASONING || ref.kind === STEP_CONTENT ? ref.kind : TOOL;
-        if (kind !== this.kind || (kind === TOOL && ref.call !== this.call)) {
-          out += this.close() + this.open(choice, kind, ref.call);
-        }
-        if (ref.piece !== "") out += this.delta(ref.piece);
-      }
-    }
+    if (choice) out += walkItems(this, job, choice, from, to);
     this.sse.write(out);
   }
 

@@ -1,7 +1,14 @@
 import type { components } from "../../../gen/openapi/openai.js";
 import { DecoyError } from "../../engine/errors.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
-import { STEP_CONTENT, STEP_REASONING, STEP_TOOL_START, type StepRef, stepAt } from "../../engine/llm/steps.js";
+import {
+  ITEM_NONE,
+  type ItemStream,
+  STEP_CONTENT,
+  STEP_REASONING,
+  STEP_TOOL_START,
+  walkItems,
+} from "../../engine/llm/steps.js";
 import type {
   ChatMessage,
   ChoicePlan,
@@ -295,21 +302,18 @@ export function responseBody(job: LlmJob, echo: ResponseEcho): ResponseBody {
   return envelope(job, echo, statusOf(choice, job.emitted), output, true);
 }
 
-const KIND_NONE = -1;
-
 /**
  * A Responses API stream. Items open and close as the job's steps move from reasoning to
  * content to tool calls; every firing's events leave in one write. Delta events are built
  * from pre-escaped parts; the few structural events (an item opening or closing, the
  * response itself) go through JSON.stringify.
  */
-export class ResponsesStream implements JobSink {
+export class ResponsesStream implements JobSink, ItemStream<LlmJob> {
   private seq = 0;
   private started = false;
-  private readonly ref: StepRef = { kind: 0, piece: "", call: -1 };
   /** Kind of the open item (a STEP_* constant; tool args belong to STEP_TOOL_START's item). */
-  private kind = KIND_NONE;
-  private call = -1;
+  itemKind = ITEM_NONE;
+  itemCall = -1;
   private itemId = "";
   private outputIndex = -1;
   private pieces: string[] = [];
@@ -333,8 +337,8 @@ export class ResponsesStream implements JobSink {
   }
 
   private open(job: LlmJob, choice: ChoicePlan, kind: number, call: number): string {
-    this.kind = kind;
-    this.call = call;
+    this.itemKind = kind;
+    this.itemCall = call;
     this.pieces = [];
     this.outputIndex = this.output.length;
     let item: OutputItem;
@@ -362,16 +366,16 @@ export class ResponsesStream implements JobSink {
 
   /** Close the open item; `cut`: the answer ends here, cut by max_output_tokens. */
   private close(job: LlmJob, choice: ChoicePlan, cut = false): string {
-    const kind = this.kind;
-    if (kind === KIND_NONE) return "";
-    this.kind = KIND_NONE;
+    const kind = this.itemKind;
+    if (kind === ITEM_NONE) return "";
+    this.itemKind = ITEM_NONE;
     const text = this.pieces.join("");
     const at = { item_id: this.itemId, output_index: this.outputIndex };
     let out = "";
     let item: OutputItem;
     if (kind === STEP_TOOL_START) {
-      item = callItem(job, choice, this.call, text, true);
-      const name = choice.toolCalls[this.call]?.name ?? "";
+      item = callItem(job, choice, this.itemCall, text, true);
+      const name = choice.toolCalls[this.itemCall]?.name ?? "";
       out += this.event("response.function_call_arguments.done", { ...at, name, arguments: text });
     } else {
       const reasoning = kind === STEP_REASONING;
@@ -401,23 +405,19 @@ export class ResponsesStream implements JobSink {
   onTokens(job: LlmJob, from: number, to: number): void {
     let out = this.started ? "" : this.begin(job);
     const choice = job.plan.choices[0];
-    if (choice) {
-      const ref = this.ref;
-      const end = Math.min(to, choice.steps);
-      for (let s = from; s < end; s++) {
-        stepAt(choice, s, ref);
-        const kind = ref.kind === STEP_REASONING || ref.kind === STEP_CONTENT ? ref.kind : STEP_TOOL_START;
-        if (kind !== this.kind || (kind === STEP_TOOL_START && ref.call !== this.call)) {
-          out += this.close(job, choice) + this.open(job, choice, kind, ref.call);
-        }
-        if (ref.kind === STEP_TOOL_START) continue;
-        this.pieces.push(ref.piece);
-        if (kind === STEP_REASONING) out += this.delta("response.reasoning_text.delta", true, ref.piece);
-        else if (kind === STEP_CONTENT) out += this.delta("response.output_text.delta", true, ref.piece);
-        else out += this.delta("response.function_call_arguments.delta", false, ref.piece);
-      }
-    }
+    if (choice) out += walkItems(this, job, choice, from, to);
     this.sse.write(out);
+  }
+
+  switchItem(job: LlmJob, choice: ChoicePlan, kind: number, call: number): string {
+    return this.close(job, choice) + this.open(job, choice, kind, call);
+  }
+
+  piece(kind: number, piece: string): string {
+    this.pieces.push(piece);
+    if (kind === STEP_REASONING) return this.delta("response.reasoning_text.delta", true, piece);
+    if (kind === STEP_CONTENT) return this.delta("response.output_text.delta", true, piece);
+    return this.delta("response.function_call_arguments.delta", false, piece);
   }
 
   onDone(job: LlmJob): void {
