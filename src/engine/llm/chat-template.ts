@@ -5,6 +5,12 @@ import type { ChatMessage } from "./types.js";
  * conversation (tools first, then each message, then the assistant turn).
  */
 
+/**
+ * Prompt tokens a non-text content part (an image, a file or document) costs, whatever the API
+ * that carried it: OpenAI's fixed "low detail" image cost.
+ */
+export const NON_TEXT_PART_TOKENS = 85;
+
 const IM_START = "<|im_start|>";
 const IM_END = "<|im_end|>\n";
 const TOOLS_HEAD = "<|im_start|>system\n# Tools\n";

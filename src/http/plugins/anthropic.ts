@@ -2,6 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { components } from "../../../gen/openapi/anthropic.js";
 import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
+import { NON_TEXT_PART_TOKENS } from "../../engine/llm/chat-template.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
 import { chatPrompt } from "../../engine/llm/plan.js";
 import { ITEM_NONE, type ItemStream, STEP_CONTENT, STEP_REASONING, walkItems } from "../../engine/llm/steps.js";
@@ -22,9 +23,6 @@ import { runLlm } from "./openai.js";
 type Schemas = components["schemas"];
 type MessageBody = Schemas["Message"];
 type Block = Schemas["ContentBlock"];
-
-/** Prompt tokens an image or document block counts for, as for chat content parts. */
-const NON_TEXT_BLOCK_TOKENS = 85;
 
 function invalid(message: string, param: string): DecoyError {
   return new DecoyError("INVALID_ARGUMENT", message, { param, type: "BadRequestError" });
@@ -67,7 +65,7 @@ function turns(m: Schemas["InputMessage"], i: number, out: ChatMessage[]): void 
       }
       case "image":
       case "document":
-        extra += NON_TEXT_BLOCK_TOKENS;
+        extra += NON_TEXT_PART_TOKENS;
         break;
       default:
         throw invalid(`messages[${i}]: unsupported content block type '${String(b.type)}'.`, "messages");

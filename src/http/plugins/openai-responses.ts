@@ -1,5 +1,6 @@
 import type { components } from "../../../gen/openapi/openai.js";
 import { DecoyError } from "../../engine/errors.js";
+import { NON_TEXT_PART_TOKENS } from "../../engine/llm/chat-template.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
 import {
   ITEM_NONE,
@@ -32,9 +33,6 @@ import { escapeJson, type SseStream } from "../sse.js";
 type Schemas = components["schemas"];
 type ResponseBody = Schemas["Response"];
 type OutputItem = Schemas["ResponseOutputItem"];
-
-/** Prompt tokens an image or file part counts for, as for chat content parts. */
-const NON_TEXT_PART_TOKENS = 85;
 
 function invalidInput(message: string): DecoyError {
   return new DecoyError("INVALID_ARGUMENT", message, { param: "input", type: "BadRequestError" });

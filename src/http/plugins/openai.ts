@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { components } from "../../../gen/openapi/openai.js";
 import type { AppContext } from "../../context.js";
 import { DecoyError } from "../../engine/errors.js";
+import { NON_TEXT_PART_TOKENS } from "../../engine/llm/chat-template.js";
 import { vectorBase64 } from "../../engine/llm/embeddings.js";
 import type { JobSink, LlmJob } from "../../engine/llm/job.js";
 import { modelNotFound } from "../../engine/llm/models.js";
@@ -34,9 +35,6 @@ import { ResponsesStore } from "./responses-store.js";
  */
 
 type Schemas = components["schemas"];
-
-/** Prompt tokens a non-text content part costs (OpenAI's fixed "low detail" image cost). */
-const NON_TEXT_PART_TOKENS = 85;
 
 function messageText(m: Schemas["ChatMessage"]): { text: string; extra: number } {
   const c = m.content;
