@@ -171,3 +171,47 @@ describe("Anthropic Messages API", () => {
     );
   });
 });
+
+describe("clients that go away from the new streams", () => {
+  it("a Responses or Anthropic stream whose client disconnects frees its slot at once", async () => {
+    const server = await startTestServer({ ttft: 1, itl: 20 });
+    try {
+      const running = async () =>
+        ((await (await fetch(`${server.httpUrl}/engine/stats`)).json()) as { running: number }).running;
+      const bodies: [string, Record<string, unknown>][] = [
+        ["/v1/responses", { model: MODEL, input: "long", max_output_tokens: 500, stream: true, ignore_eos: true }],
+        [
+          "/v1/messages",
+          {
+            model: MODEL,
+            max_tokens: 500,
+            stream: true,
+            ignore_eos: true,
+            messages: [{ role: "user", content: "long" }],
+          },
+        ],
+      ];
+      for (const [path, body] of bodies) {
+        const ac = new AbortController();
+        const res = await fetch(`${server.httpUrl}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+          signal: ac.signal,
+        });
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        await reader.read();
+        assert.equal(await running(), 1, path);
+        ac.abort();
+        let left = 1;
+        for (let i = 0; i < 100 && left > 0; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+          left = await running();
+        }
+        assert.equal(left, 0, `${path}: the slot is free well before the 10 s the answer would take`);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -311,3 +311,32 @@ describe("harmonyPrompt", () => {
     assert.ok(text.endsWith("<|start|>user<|message|>Paris<|end|><|start|>assistant"));
   });
 });
+
+describe("the CPU LoRA cache over HTTP", () => {
+  it("a cold adapter's first token waits --lora-load-latency-ms, a warm one does not; /engine/stats lists the cache", async () => {
+    const server = await startTestServer({
+      ttft: 0,
+      itl: 0,
+      maxLoras: 1,
+      loraLoadLatencyMs: 500,
+      loraModules: [{ name: "alpha" }, { name: "beta" }],
+    });
+    try {
+      const client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: "x", maxRetries: 0 });
+      const timed = async (model: string) => {
+        const t0 = performance.now();
+        await client.completions.create({ model, prompt: "x", max_tokens: 1 });
+        return performance.now() - t0;
+      };
+      const stats = async () =>
+        ((await (await fetch(`${server.httpUrl}/engine/stats`)).json()) as { cpu_loras: string[] }).cpu_loras;
+      assert.ok((await timed("alpha")) >= 500, "cold: loaded when scheduled");
+      assert.ok((await timed("alpha")) < 400, "warm");
+      assert.deepEqual(await stats(), ["alpha"]);
+      assert.ok((await timed("beta")) >= 500, "cold, evicting alpha from a cache of --max-loras (1)");
+      assert.deepEqual(await stats(), ["beta"]);
+    } finally {
+      await server.close();
+    }
+  });
+});
